@@ -1,0 +1,17 @@
+# Writes OUTPUT: a C++ table of the name and source text of every SOURCE_DIR/*.kmr.
+file(GLOB SOURCES ${SOURCE_DIR}/*.kmr)
+list(SORT SOURCES)
+set(body "// Generated from stdlib/*.kmr by embed_stdlib.cmake; do not edit.\n")
+string(APPEND body "#include \"stdlib/embedded_stdlib.h\"\n\nnamespace kmr::stdlib {\n")
+string(APPEND body "const EmbeddedModule kEmbeddedModules[] = {\n")
+set(count 0)
+foreach(source IN LISTS SOURCES)
+  get_filename_component(name ${source} NAME_WE)
+  file(READ ${source} text HEX)
+  # Hex bytes avoid every quoting problem a raw string literal could have.
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "'\\\\x\\1'," bytes "${text}")
+  string(APPEND body "  {\"${name}\", [] { static const char text[] = {${bytes} 0}; return std::string_view(text, sizeof(text) - 1); }()},\n")
+  math(EXPR count "${count} + 1")
+endforeach()
+string(APPEND body "};\nconst size_t kEmbeddedModuleCount = ${count};\n}  // namespace kmr::stdlib\n")
+file(WRITE ${OUTPUT} "${body}")

@@ -1,0 +1,110 @@
+// kmrc: the command-line driver of the KMR compiler.
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "compiler/ast/ast_dump.h"
+#include "compiler/driver/compilation.h"
+#include "compiler/syntax/formatter.h"
+
+namespace {
+
+using kmr::driver::Compilation;
+
+constexpr int kExitOk = 0;
+constexpr int kExitError = 1;
+
+int finish(const Compilation& compilation) {
+  std::cerr << kmr::diag::render_all(compilation.diagnostics, compilation.sources);
+  return compilation.diagnostics.has_errors() ? kExitError : kExitOk;
+}
+
+int run_check(const std::string& path) {
+  Compilation compilation;
+  if (kmr::driver::parse_program(path, compilation)) kmr::driver::check_program(compilation);
+  return finish(compilation);
+}
+
+int run_emit_ast(const std::string& path, bool with_spans) {
+  Compilation compilation;
+  if (!kmr::driver::parse_program(path, compilation)) return finish(compilation);
+  std::cout << kmr::ast::dump(*compilation.modules.front(), with_spans);
+  return finish(compilation);
+}
+
+// Writes `text` next to `path` and renames it over, so an interrupted write loses nothing.
+bool replace_file(const std::string& path, const std::string& text, std::string& error) {
+  std::string temp = path + ".kmrfmt.tmp";
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      error = "cannot write " + temp;
+      std::remove(temp.c_str());
+      return false;
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    error = "cannot replace " + path;
+    std::remove(temp.c_str());
+    return false;
+  }
+  return true;
+}
+
+int run_fmt(const std::string& path, bool write) {
+  Compilation compilation;
+  std::string original, error;
+  kmr::syntax::ParseLimits limits;
+  if (!kmr::driver::read_source_file(path, limits.max_bytes, original, error)) {
+    std::cerr << fmt::format("{}: error[E011]: cannot read '{}': {}\n", path, path, error);
+    return kExitError;
+  }
+  uint32_t file = compilation.sources.add(path, original);
+  auto module = kmr::syntax::parse_module(compilation.sources, file, compilation.diagnostics, limits);
+  if (compilation.diagnostics.has_errors()) return finish(compilation);
+  std::string formatted = kmr::syntax::format_module(module);
+  if (!write) {
+    std::cout << formatted;
+    return kExitOk;
+  }
+  if (formatted != original && !replace_file(path, formatted, error)) {
+    std::cerr << fmt::format("{}: error[E011]: {}\n", path, error);
+    return kExitError;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"kmrc: the KMR policy compiler"};
+  app.require_subcommand(1);
+  std::string path;
+  bool with_spans = true, write = false;
+
+  auto* check = app.add_subcommand("check", "parse and type-check a .kmr file");
+  check->add_option("file", path, "the .kmr policy")->required();
+
+  auto* emit = app.add_subcommand("emit", "print an intermediate form");
+  emit->require_subcommand(1);
+  auto* emit_ast = emit->add_subcommand("ast", "the syntax tree");
+  emit_ast->add_option("file", path, "the .kmr policy")->required();
+  emit_ast->add_flag("!--no-spans", with_spans, "omit source positions");
+
+  auto* format = app.add_subcommand("fmt", "print the file in canonical layout");
+  format->add_option("file", path, "the .kmr policy")->required();
+  format->add_flag("-w,--write", write, "rewrite the file in place instead of printing it");
+
+  CLI11_PARSE(app, argc, argv);
+  if (check->parsed()) return run_check(path);
+  if (emit_ast->parsed()) return run_emit_ast(path, with_spans);
+  if (format->parsed()) return run_fmt(path, write);
+  return kExitError;
+}

@@ -20,6 +20,15 @@ using diag::Code;
 
 constexpr const char* kStdPrefix = "std/";
 
+// Reports a file that could not be read, at `span` (the import naming it, or no location).
+void report_read_failure(ReadResult result, const std::string& path, const std::string& error, size_t max_bytes,
+                         const source::Span& span, diag::DiagnosticSink& sink) {
+  if (result == ReadResult::too_large)
+    sink.report(span, Code::file_too_large, error, max_bytes);
+  else
+    sink.report(span, Code::cannot_read, path, error);
+}
+
 std::string directory_of(const std::string& path) {
   auto slash = path.find_last_of('/');
   return slash == std::string::npos ? "" : path.substr(0, slash + 1);
@@ -76,9 +85,12 @@ class ModuleLoader {
       return;
     }
     if (std::find(loaded_.begin(), loaded_.end(), key) != loaded_.end()) return;
-    if (text.empty() && !read_source_file(path, limits_.max_bytes, text, error)) {
-      compilation_.diagnostics.report(decl.name_span, Code::cannot_read, path, error);
-      return;
+    if (text.empty()) {
+      auto result = read_source_file(path, limits_.max_bytes, text, error);
+      if (result != ReadResult::ok) {
+        report_read_failure(result, path, error, limits_.max_bytes, decl.name_span, compilation_.diagnostics);
+        return;
+      }
     }
     uint32_t file = compilation_.sources.add(path, std::move(text));
     load(file, key, directory_of(path));
@@ -109,36 +121,41 @@ std::vector<const ast::Module*> Compilation::module_list() const {
   return out;
 }
 
-bool read_source_file(const std::string& path, size_t max_bytes, std::string& text, std::string& error) {
+ReadResult read_source_file(const std::string& path, size_t max_bytes, std::string& text, std::string& error) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) {
     error = std::strerror(errno);
-    return false;
+    return ReadResult::failed;
   }
   if (!S_ISREG(info.st_mode)) {
     error = "not a regular file";
-    return false;
+    return ReadResult::failed;
   }
   if (static_cast<uint64_t>(info.st_size) > max_bytes) {
-    error = fmt::format("the file is {} bytes; the limit for source files is {} bytes", info.st_size, max_bytes);
-    return false;
+    error = std::to_string(info.st_size);
+    return ReadResult::too_large;
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     error = std::strerror(errno);
-    return false;
+    return ReadResult::failed;
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();
+  if (in.bad()) {
+    error = std::strerror(errno);
+    return ReadResult::failed;
+  }
   text = buffer.str();
-  return true;
+  return ReadResult::ok;
 }
 
 bool parse_program(const std::string& path, Compilation& compilation, const syntax::ParseLimits& limits) {
   std::string text, error;
-  if (!read_source_file(path, limits.max_bytes, text, error)) {
+  auto result = read_source_file(path, limits.max_bytes, text, error);
+  if (result != ReadResult::ok) {
     uint32_t file = compilation.sources.add(path, "");
-    compilation.diagnostics.report(source::Span{file, 0, 0, 0, 0}, Code::cannot_read, path, error);
+    report_read_failure(result, path, error, limits.max_bytes, source::Span{file, 0, 0, 0, 0}, compilation.diagnostics);
     return false;
   }
   uint32_t file = compilation.sources.add(path, std::move(text));

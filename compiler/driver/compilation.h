@@ -35,8 +35,10 @@ bool parse_program_text(const std::string& name, std::string text, Compilation& 
 /// Resolves and type-checks the parsed program. Returns false when any error was reported.
 bool check_program(Compilation& compilation, const sema::CheckOptions& options = {});
 
-/// Reads a whole file, refusing files over `max_bytes` before reading them.
-/// On failure returns false and sets `error` to a message without the path.
-bool read_source_file(const std::string& path, size_t max_bytes, std::string& text, std::string& error);
+enum class ReadResult { ok, too_large, failed };
+
+/// Reads a whole file, refusing files over `max_bytes` before reading them (too_large).
+/// On failure sets `error` to a message without the path.
+ReadResult read_source_file(const std::string& path, size_t max_bytes, std::string& text, std::string& error);
 
 }  // namespace kmr::driver

@@ -2,6 +2,7 @@
 #include "compiler/sema/const_eval.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include <fmt/format.h>
 
@@ -39,16 +40,29 @@ std::optional<Value> fold_binary(ast::BinaryOp op, const Value& a, const Value& 
   out.type = *type;
   using ast::BinaryOp;
   switch (op) {
-    case BinaryOp::Add: out.number = a.number + b.number; out.integer = a.integer + b.integer; break;
-    case BinaryOp::Sub: out.number = a.number - b.number; out.integer = a.integer - b.integer; break;
-    case BinaryOp::Mul: out.number = a.number * b.number; out.integer = a.integer * b.integer; break;
+    // Integer arithmetic that overflows int64 has no value we could trust.
+    case BinaryOp::Add:
+      out.number = a.number + b.number;
+      if (out.type == Type::Int && __builtin_add_overflow(a.integer, b.integer, &out.integer)) return std::nullopt;
+      break;
+    case BinaryOp::Sub:
+      out.number = a.number - b.number;
+      if (out.type == Type::Int && __builtin_sub_overflow(a.integer, b.integer, &out.integer)) return std::nullopt;
+      break;
+    case BinaryOp::Mul:
+      out.number = a.number * b.number;
+      if (out.type == Type::Int && __builtin_mul_overflow(a.integer, b.integer, &out.integer)) return std::nullopt;
+      break;
     case BinaryOp::Div:
       if (b.number == 0) return std::nullopt;
       out.number = a.number / b.number;
       break;
     case BinaryOp::Pow:
       out.number = std::pow(a.number, b.number);
-      out.integer = static_cast<int64_t>(out.number);
+      if (out.type == Type::Int) {
+        if (!(std::fabs(out.number) < 9.0e18)) return std::nullopt;
+        out.integer = static_cast<int64_t>(out.number);
+      }
       break;
     case BinaryOp::Lt: out.boolean = a.number < b.number; break;
     case BinaryOp::Le: out.boolean = a.number <= b.number; break;
@@ -61,8 +75,6 @@ std::optional<Value> fold_binary(ast::BinaryOp op, const Value& a, const Value& 
     case BinaryOp::Pipe: return std::nullopt;
   }
   if (!std::isfinite(out.number)) return std::nullopt;
-  // Integer results that left int64's range are not constants we can trust.
-  if (out.type == Type::Int && std::fabs(out.number) > 9.0e18) return std::nullopt;
   if (out.type == Type::Int) out.number = static_cast<double>(out.integer);
   return out;
 }
@@ -112,6 +124,7 @@ std::optional<Value> evaluate_constant(const ast::Expr& expr) {
       if (!type || *type == Type::Error) return std::nullopt;
       Value value = *operand;
       value.type = *type;
+      if (value.integer == INT64_MIN) return std::nullopt;
       value.number = -value.number;
       value.integer = -value.integer;
       value.boolean = !value.boolean;

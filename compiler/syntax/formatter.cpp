@@ -70,7 +70,7 @@ class Formatter {
   void indent(int depth) { out_.append(static_cast<size_t>(depth) * 2, ' '); }
   void leading(int depth, const ast::Comments& comments) {
     for (const auto& comment : comments.leading) {
-      indent(depth);
+      if (!comment.empty()) indent(depth);
       out_ += comment + '\n';
     }
     indent(depth);

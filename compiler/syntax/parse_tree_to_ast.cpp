@@ -176,11 +176,21 @@ class AstBuilder {
 
   // Comments between the previous node and this one lead it; a comment that starts on the
   // line where the node ends trails it.
+  // An empty string stands for a blank line after a comment, so the formatter keeps a
+  // header comment apart from the declaration below it.
   std::vector<std::string> take_comments_before(size_t token_index) {
     std::vector<std::string> out;
-    while (next_comment_ < comments_.size() && comments_[next_comment_]->getTokenIndex() < token_index)
-      out.push_back(comments_[next_comment_++]->getText());
+    while (next_comment_ < comments_.size() && comments_[next_comment_]->getTokenIndex() < token_index) {
+      const antlr4::Token* comment = comments_[next_comment_++];
+      out.push_back(comment->getText());
+      size_t next = comment->getTokenIndex() + 1;
+      if (next < tokens_.size() && tokens_[next]->getLine() > end_line(comment) + 1 && next <= token_index) out.push_back("");
+    }
     return out;
+  }
+  static size_t end_line(const antlr4::Token* token) {
+    const std::string text = token->getText();
+    return token->getLine() + std::count(text.begin(), text.end(), '\n');
   }
   std::string take_trailing_comment(const antlr4::Token* stop) {
     if (stop == nullptr || next_comment_ >= comments_.size()) return {};
@@ -196,10 +206,7 @@ class AstBuilder {
     comments.leading = take_comments_before(start->getTokenIndex());
     size_t first = first_comment < next_comment_ ? comments_[first_comment]->getTokenIndex() : start->getTokenIndex();
     if (first > 0) {
-      const antlr4::Token* previous = tokens_[first - 1];
-      const std::string text = previous->getText();
-      size_t previous_end_line = previous->getLine() + std::count(text.begin(), text.end(), '\n');
-      comments.blank_line_before = tokens_[first]->getLine() > previous_end_line + 1;
+      comments.blank_line_before = tokens_[first]->getLine() > end_line(tokens_[first - 1]) + 1;
     }
     return comments;
   }

@@ -62,9 +62,10 @@ int run_fmt(const std::string& path, bool write) {
   Compilation compilation;
   std::string original, error;
   kmr::syntax::ParseLimits limits;
-  if (!kmr::driver::read_source_file(path, limits.max_bytes, original, error)) {
-    std::cerr << fmt::format("{}: error[E011]: cannot read '{}': {}\n", path, path, error);
-    return kExitError;
+  if (kmr::driver::read_source_file(path, limits.max_bytes, original, error) != kmr::driver::ReadResult::ok) {
+    // parse_program reports the failure with its code (E003 or E011).
+    kmr::driver::parse_program(path, compilation, limits);
+    return finish(compilation);
   }
   uint32_t file = compilation.sources.add(path, original);
   auto module = kmr::syntax::parse_module(compilation.sources, file, compilation.diagnostics, limits);

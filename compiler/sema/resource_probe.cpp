@@ -48,13 +48,18 @@ std::optional<ModelFacts> facts_of(const Checkpoint& checkpoint, const std::stri
   auto act = runtime::parse_activation(activation_of(load));
   auto arch = runtime::infer_mlp(checkpoint.tensors(), act.value_or(runtime::Activation::relu));
   if (!arch) {
-    sink.report(load.span, Code::load_failed, path, arch.error().message);
+    sink.report(load.span, Code::load_failed, path, without_path(arch.error().message, path));
     return std::nullopt;
   }
   ModelFacts facts;
   facts.path = path;
   for (const auto& tensor : checkpoint.tensors()) facts.tensors.push_back(tensor.name);
   return facts;
+}
+
+// The runtime's messages already start with the file's name; the diagnostic names it once.
+std::string without_path(const std::string& message, const std::string& path) {
+  return message.rfind(path + ": ", 0) == 0 ? message.substr(path.size() + 2) : message;
 }
 
 bool file_exists(const std::string& path) {
@@ -70,14 +75,14 @@ std::optional<ModelFacts> probe_model(const ast::CallExpr& load, diag::Diagnosti
   if (ends_with(path->text, ".json")) {
     auto checkpoint = runtime::ShardedCheckpoint::open(path->text);
     if (!checkpoint) {
-      sink.report(load.span, Code::load_failed, path->text, checkpoint.error().message);
+      sink.report(load.span, Code::load_failed, path->text, without_path(checkpoint.error().message, path->text));
       return std::nullopt;
     }
     return facts_of(*checkpoint, path->text, load, sink);
   }
   auto checkpoint = runtime::SafetensorsFile::open(path->text);
   if (!checkpoint) {
-    sink.report(load.span, Code::load_failed, path->text, checkpoint.error().message);
+    sink.report(load.span, Code::load_failed, path->text, without_path(checkpoint.error().message, path->text));
     return std::nullopt;
   }
   return facts_of(*checkpoint, path->text, load, sink);

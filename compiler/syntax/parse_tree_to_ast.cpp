@@ -651,11 +651,24 @@ ast::Module parse_module(const source::SourceManager& sources, uint32_t file, di
   size_t errors_before = sink.error_count();
   if (!check_tokens(tokens.getTokens(), file, limits, sink)) return empty;
 
+  // Two-stage parsing, as ANTLR advises: SLL prediction is cheaper and, when it succeeds,
+  // builds the same tree as LL; when it fails, the file is parsed again with full LL and
+  // our error recovery, so that every syntax error is reported.
   G parser(&tokens);
   parser.removeErrorListeners();
   parser.addErrorListener(&silent);
-  parser.setErrorHandler(std::make_shared<ErrorStrategy>(file, sink));
-  G::ProgramContext* tree = parser.program();
+  parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(antlr4::atn::PredictionMode::SLL);
+  parser.setErrorHandler(std::make_shared<antlr4::BailErrorStrategy>());
+  G::ProgramContext* tree = nullptr;
+  try {
+    tree = parser.program();
+  } catch (const antlr4::ParseCancellationException&) {
+    tokens.seek(0);
+    parser.reset();
+    parser.getInterpreter<antlr4::atn::ParserATNSimulator>()->setPredictionMode(antlr4::atn::PredictionMode::LL);
+    parser.setErrorHandler(std::make_shared<ErrorStrategy>(file, sink));
+    tree = parser.program();
+  }
   if (sink.error_count() > errors_before) return empty;
   return AstBuilder(file, sink, tokens.getTokens()).build_program(tree);
 }

@@ -42,6 +42,11 @@ std::string activation_of(const ast::CallExpr& load) {
   return "relu";
 }
 
+// The runtime's messages already start with the file's name; the diagnostic names it once.
+std::string without_path(const std::string& message, const std::string& path) {
+  return message.rfind(path + ": ", 0) == 0 ? message.substr(path.size() + 2) : message;
+}
+
 template <class Checkpoint>
 std::optional<ModelFacts> facts_of(const Checkpoint& checkpoint, const std::string& path, const ast::CallExpr& load,
                                    diag::DiagnosticSink& sink) {
@@ -55,11 +60,6 @@ std::optional<ModelFacts> facts_of(const Checkpoint& checkpoint, const std::stri
   facts.path = path;
   for (const auto& tensor : checkpoint.tensors()) facts.tensors.push_back(tensor.name);
   return facts;
-}
-
-// The runtime's messages already start with the file's name; the diagnostic names it once.
-std::string without_path(const std::string& message, const std::string& path) {
-  return message.rfind(path + ": ", 0) == 0 ? message.substr(path.size() + 2) : message;
 }
 
 bool file_exists(const std::string& path) {

@@ -588,22 +588,27 @@ class AstBuilder {
 
 bool is_opening(const std::string& text) { return text == "(" || text == "[" || text == "{"; }
 bool is_closing(const std::string& text) { return text == ")" || text == "]" || text == "}"; }
+// Tokens that deepen the parse tree without opening a bracket that closes the level again:
+// operators, and the postfix `.`, `(` and `[` of member, call and index chains.
 bool is_operator(size_t type, const std::string& text) {
   static const char* kOperators[] = {"^", "*", "/", "+", "-", "<", "<=", ">", ">=", "==", "!=",
-                                     "and", "or", "not", "|>", ".", "("};
+                                     "and", "or", "not", "|>", ".", "(", "["};
   if (type == G::ID || type == G::INT || type == G::FLOAT) return false;
   for (const char* op : kOperators)
     if (text == op) return true;
   return false;
 }
 
-// Reports what the lexer let through (bad characters, open comments) and refuses input
-// whose nesting or operator chains would make the recursive parser and the tree walkers
-// run out of stack. Returns false when parsing must not start.
+// Reports what the lexer let through (bad characters, open strings and comments) and
+// refuses input whose nesting, operator chains or `else if` chains would make the
+// recursive parser and the tree walkers run out of stack. Returns false when parsing must
+// not start.
 bool check_tokens(const std::vector<antlr4::Token*>& tokens, uint32_t file, const ParseLimits& limits,
                   diag::DiagnosticSink& sink) {
-  int depth = 0, operators = 0;
+  int operators = 0;
+  std::vector<int> else_if_chain{0};  // per bracket depth: `else if` links in the current chain
   bool parse = true;
+  std::string previous;
   for (antlr4::Token* token : tokens) {
     size_t type = token->getType();
     std::string text = token->getText();
@@ -617,16 +622,30 @@ bool check_tokens(const std::vector<antlr4::Token*>& tokens, uint32_t file, cons
       sink.report(start, Code::unterminated_comment);
     }
     if (token->getChannel() != antlr4::Token::DEFAULT_CHANNEL) continue;
-    if (is_opening(text) && ++depth > limits.max_nesting && parse) {
-      sink.report(token_span(file, token), Code::too_deep, "brackets", limits.max_nesting);
-      parse = false;
+    if (!parse) continue;
+    if (is_opening(text)) {
+      else_if_chain.push_back(0);
+      if (static_cast<int>(else_if_chain.size()) - 1 > limits.max_nesting) {
+        sink.report(token_span(file, token), Code::too_deep, "brackets", limits.max_nesting);
+        parse = false;
+      }
+    } else if (is_closing(text) && else_if_chain.size() > 1) {
+      else_if_chain.pop_back();
     }
-    if (is_closing(text)) depth = depth > 0 ? depth - 1 : 0;
     if (text == ";") operators = 0;
-    if (is_operator(type, text) && ++operators > limits.max_operators && parse) {
+    if (is_operator(type, text) && ++operators > limits.max_operators) {
       sink.report(token_span(file, token), Code::too_long, limits.max_operators);
       parse = false;
     }
+    if (text == "if") {
+      int& chain = else_if_chain.back();
+      chain = previous == "else" ? chain + 1 : 0;
+      if (chain > limits.max_operators) {
+        sink.report(token_span(file, token), Code::too_deep, "`else if` chains", limits.max_operators);
+        parse = false;
+      }
+    }
+    previous = text;
   }
   return parse;
 }

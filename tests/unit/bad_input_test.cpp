@@ -62,6 +62,26 @@ TEST_CASE("long operator chains and prefix chains are refused, not recursed into
   CHECK(has(compile("require " + std::string(50000, 'n') + ";"), "E031"));  // a long name is fine
 }
 
+TEST_CASE("long postfix chains and else-if chains are bounded too") {
+  std::string index = "knob k : int in [0, 1] = a";
+  for (int i = 0; i < 50000; ++i) index += "[0]";
+  CHECK(has(compile(index + ";"), "E013"));
+  std::string chain = "policy p { if true { accept; }";
+  for (int i = 0; i < 50000; ++i) chain += " else if true { accept; }";
+  CHECK(has(compile(chain + " }"), "E008"));
+}
+
+TEST_CASE("input just inside the limits parses, formats and checks without running out of stack") {
+  std::string sum = "knob k : int in [0, 1] = 1";  // `[` counts as one operator
+  for (int i = 0; i < 999; ++i) sum += " + 0";
+  CHECK(compile(sum + ";") == std::vector<std::string>{"W001@1:6"});
+  std::string nested = "knob k : int in [0, 1] = " + std::string(127, '(') + "1" + std::string(127, ')') + ";";
+  CHECK(compile(nested) == std::vector<std::string>{"W001@1:6"});
+  std::string chain = "knob s : int in {1} = 1;\npolicy p { if s > 0 { accept; }";
+  for (int i = 0; i < 999; ++i) chain += " else if s > 0 { accept; }";
+  CHECK(compile(chain + " }").empty());
+}
+
 TEST_CASE("a 50 MB file is refused before it is read") {
   std::string dir = temp_dir();
   std::string path = dir + "/huge.kmr";

@@ -7,6 +7,7 @@ namespace kmr::syntax {
 namespace {
 
 constexpr int kUnaryPrecedence = 6;
+constexpr size_t kLineLimit = 100;
 constexpr int kPostfixPrecedence = 8;
 constexpr int kAtomPrecedence = 9;
 
@@ -50,6 +51,32 @@ std::string format_args(const std::vector<ast::Arg>& args) {
   return out;
 }
 
+// `callee(arg, arg,` filled up to the line limit, continuation lines aligned after the `(`.
+// `column` is where the call starts on its line, `tail` what follows it there (`;`).
+std::string wrapped_call(const ast::Expr& expr, size_t column, size_t tail) {
+  std::string flat = format_expr(expr);
+  const auto* call = expr.as<ast::CallExpr>();
+  if (call == nullptr || call->args.size() < 2 || column + flat.size() + tail <= kLineLimit) return flat;
+  std::string out = wrap(*call->callee, kPostfixPrecedence) + "(";
+  size_t indent = column + out.size(), line = indent;
+  for (size_t i = 0; i < call->args.size(); ++i) {
+    const auto& arg = call->args[i];
+    std::string piece = (arg.name.empty() ? "" : arg.name + " = ") + format_expr(*arg.value);
+    piece += i + 1 < call->args.size() ? "," : ")";
+    size_t needed = piece.size() + (i + 1 == call->args.size() ? tail : 0);
+    if (i > 0 && line + 1 + needed > kLineLimit) {
+      out += "\n" + std::string(indent, ' ');
+      line = indent;
+    } else if (i > 0) {
+      out += ' ';
+      ++line;
+    }
+    out += piece;
+    line += piece.size();
+  }
+  return out;
+}
+
 class Formatter {
  public:
   std::string run(const ast::Module& module) {
@@ -67,6 +94,10 @@ class Formatter {
   }
 
  private:
+  size_t line_start() const {
+    size_t newline = out_.rfind('\n');
+    return newline == std::string::npos ? 0 : newline + 1;
+  }
   void indent(int depth) { out_.append(static_cast<size_t>(depth) * 2, ' '); }
   void leading(int depth, const ast::Comments& comments) {
     for (const auto& comment : comments.leading) {
@@ -88,14 +119,15 @@ class Formatter {
       case DeclKind::Model:
       case DeclKind::Data:
       case DeclKind::Pipeline:
-        out_ += fmt::format("{} {} = {};", keyword, decl.name,
-                            format_expr(*static_cast<const ast::ValueDecl&>(decl).value));
+        out_ += fmt::format("{} {} = ", keyword, decl.name);
+        out_ += wrapped_call(*static_cast<const ast::ValueDecl&>(decl).value, out_.size() - line_start(), 1) + ";";
         return;
       case DeclKind::Knob: return knob_text(static_cast<const ast::KnobDecl&>(decl));
       case DeclKind::Rule: {
         const auto& rule = static_cast<const ast::RuleDecl&>(decl);
-        out_ += fmt::format("rule {} = {}", decl.name, format_expr(*rule.call));
-        if (rule.target) out_ += " on " + format_expr(*rule.target);
+        std::string target = rule.target ? " on " + format_expr(*rule.target) : "";
+        out_ += fmt::format("rule {} = ", decl.name);
+        out_ += wrapped_call(*rule.call, out_.size() - line_start(), target.size() + 1) + target;
         out_ += ';';
         return;
       }

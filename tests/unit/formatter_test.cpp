@@ -67,6 +67,17 @@ TEST_CASE("comments and blank lines survive formatting") {
   check_round_trip(source);
 }
 
+TEST_CASE("calls too long for a line wrap their arguments, aligned after the parenthesis") {
+  std::string source =
+      "rule student = distill(teacher, hidden = [width * 2, width], temperature = temp, alpha = 0.7, epochs = 3, "
+      "data = train);";
+  std::string formatted = format_text(source);
+  CHECK(formatted ==
+        "rule student = distill(teacher, hidden = [width * 2, width], temperature = temp, alpha = 0.7,\n"
+        "                       epochs = 3, data = train);\n");
+  check_round_trip(source);
+}
+
 TEST_CASE("strings are re-escaped") {
   check_round_trip("save m to \"out/a \\\"quoted\\\" \\\\ name\\n\";");
 }

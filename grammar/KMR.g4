@@ -76,8 +76,9 @@ expr
 
 args : arg (',' arg)* ','? ;
 arg  : (argName '=')? expr ;
-// Keywords are allowed as argument names: `distill(..., data = train)`.
-argName : ID | 'data' | 'model' | 'step' | 'in' | 'to' | 'on' | 'by' ;
+// Keywords are allowed as argument names: `distill(..., data = train)`, `bisect(knob = k)`,
+// `select(c, then = a, else = b)`.
+argName : ID | 'data' | 'model' | 'knob' | 'step' | 'in' | 'to' | 'on' | 'by' | 'else' ;
 
 number    : INT | FLOAT ;
 stringLit : STRING | UNTERMINATED_STRING ;

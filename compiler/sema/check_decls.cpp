@@ -99,15 +99,25 @@ void Checker::collect(const ast::Decl& decl) {
     case ast::DeclKind::Knob:
       kind = SymbolKind::Knob;
       type = type_from_name(static_cast<const ast::KnobDecl&>(decl).type.name).value_or(Type::Error);
+      // A knob or meter of a type it cannot have is reported once, at its declaration.
+      if (type != Type::Int && type != Type::Float && type != Type::Ratio && type != Type::Bool) type = Type::Error;
       break;
     case ast::DeclKind::Meter:
       kind = SymbolKind::Meter;
       type = type_from_name(static_cast<const ast::MeterDecl&>(decl).type.name).value_or(Type::Error);
+      if (!is_numeric(type)) type = Type::Error;
       break;
     default: return;
   }
   auto [it, inserted] = program_.symbols.emplace(decl.name, Symbol{*kind, &decl, type});
-  if (!inserted) sink_.report(decl.name_span, Code::duplicate_name, decl.name, where_defined(it->second.decl->name_span));
+  if (inserted) return;
+  // A name the script shares with a module it imports is the script's mistake: report it in
+  // the script (the root file, collected first), not inside the module.
+  const ast::Decl& first = *it->second.decl;
+  bool in_script = first.span.file == 0 && decl.span.file != 0;
+  const ast::Decl& at = in_script ? first : decl;
+  const ast::Decl& other = in_script ? decl : first;
+  sink_.report(at.name_span, Code::duplicate_name, decl.name, where_defined(other.name_span));
 }
 
 void Checker::check_decl(const ast::Decl& decl) {
@@ -136,7 +146,7 @@ void Checker::check_model_or_data(const ast::ValueDecl& decl) {
   Type wanted = decl.kind == ast::DeclKind::Model ? Type::Model : Type::Data;
   Type type = type_of(*decl.value, scope);
   if (!assignable(type, wanted)) {
-    sink_.report(decl.value->span, Code::type_mismatch, type_name(wanted), type_name(type));
+    report_mismatch(*decl.value, type_name(wanted), type);
     return;
   }
   const auto* call = decl.value->as<ast::CallExpr>();
@@ -179,7 +189,7 @@ void Checker::check_domain(const ast::KnobDecl& knob, Type type) {
     Type t = type_of(expr, scope);
     if (t == Type::Error) return std::nullopt;
     if (!assignable(t, type)) {
-      sink_.report(expr.span, Code::type_mismatch, fmt::format("{} (the knob's type)", type_name(type)), type_name(t));
+      report_mismatch(expr, fmt::format("{} (the knob's type)", type_name(type)), t);
       return std::nullopt;
     }
     auto value = evaluate_constant(expr);
@@ -222,7 +232,7 @@ void Checker::check_domain(const ast::KnobDecl& knob, Type type) {
   }
   if (!knob.default_value || sink_.error_count() > errors) return;
   auto value = constant(*knob.default_value);
-  if (!value) return;
+  if (!value || sink_.error_count() > errors) return;  // the default itself was reported (101%)
   bool inside = true;
   if (domain.kind == ast::Domain::Kind::Set)
     inside = std::find(values.begin(), values.end(), value->number) != values.end();
@@ -283,7 +293,7 @@ void Checker::check_rule(const ast::RuleDecl& rule) {
   }
   bool whole_model = !kernel->params.empty() && kernel->params[0].type.name == "model";
   auto bound = bind_arguments(kernel->name, params, call->args, call->span,
-                              whole_model ? " besides the model it transforms" : " besides the tensor it transforms");
+                              whole_model ? " besides the model it transforms" : " besides the tensor it transforms", scope);
   if (whole_model && rule.target)
     sink_.report(rule.target->span, Code::bad_rule,
                  fmt::format("'{}' transforms the whole model: a rule using it takes no `on`", kernel->name));
@@ -346,8 +356,7 @@ void Checker::check_meter(const ast::MeterDecl& meter) {
   Type type = type_of(*meter.value, scope);
   current_decl_.clear();
   if (!assignable(type, *declared))
-    sink_.report(meter.value->span, Code::type_mismatch, fmt::format("{} (the meter's type)", type_name(*declared)),
-                 type_name(type));
+    report_mismatch(*meter.value, fmt::format("{} (the meter's type)", type_name(*declared)), type);
 }
 
 void Checker::check_constraint(const ast::ConstraintDecl& constraint) {

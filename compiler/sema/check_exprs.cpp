@@ -51,8 +51,16 @@ void Checker::define_local(Scope& scope, const std::string& name, Local local) {
 
 Type Checker::expect(const ast::Expr& expr, Type wanted, Scope& scope) {
   Type type = type_of(expr, scope);
-  if (!assignable(type, wanted)) sink_.report(expr.span, Code::type_mismatch, type_name(wanted), type_name(type));
+  if (!assignable(type, wanted)) report_mismatch(expr, type_name(wanted), type);
   return type;
+}
+
+void Checker::report_mismatch(const ast::Expr& expr, const std::string& wanted, Type found) {
+  const auto* number = expr.as<ast::NumberExpr>();
+  if (number && number->unit != ast::Unit::none)
+    sink_.report(expr.span, Code::wrong_unit, ast::unit_name(number->unit), type_name(found), wanted);
+  else
+    sink_.report(expr.span, Code::type_mismatch, wanted, type_name(found));
 }
 
 Type Checker::type_of(const ast::Expr& expr, Scope& scope) {
@@ -100,9 +108,11 @@ Type Checker::type_of(const ast::Expr& expr, Scope& scope) {
     }
     case ast::ExprKind::Index: {
       const auto& index = *expr.as<ast::IndexExpr>();
-      type_of(*index.object, scope);
+      Type object = type_of(*index.object, scope);
       type_of(*index.index, scope);
-      sink_.report(expr.span, Code::bad_operand, "[]", "this operand: indexing is only for knob family declarations");
+      // An object that already failed (as the inner index of a[i][j] does) is not reported again.
+      if (object != Type::Error)
+        sink_.report(expr.span, Code::bad_operand, "[]", "this operand: indexing is only for knob family declarations");
       break;
     }
   }
@@ -172,17 +182,20 @@ Type Checker::type_of_binary(const ast::BinaryExpr& binary, Scope& scope) {
 
 std::vector<const ast::Expr*> Checker::bind_arguments(const std::string& callee, const std::vector<BuiltinParam>& params,
                                                       const std::vector<ast::Arg>& args, const source::Span& call_span,
-                                                      const char* surplus_note) {
+                                                      const char* surplus_note, Scope& scope) {
   std::vector<const ast::Expr*> bound(params.size(), nullptr);
+  std::vector<const ast::Expr*> unbound;
   size_t positional = 0;
   bool named_seen = false;
   for (const auto& arg : args) {
     if (arg.name.empty()) {
       if (named_seen) {
         sink_.report(arg.value->span, Code::bad_argument, "a positional argument cannot follow a named one");
+        unbound.push_back(arg.value.get());
         continue;
       }
       if (positional < params.size()) bound[positional] = arg.value.get();
+      else unbound.push_back(arg.value.get());
       ++positional;
       continue;
     }
@@ -195,16 +208,19 @@ std::vector<const ast::Expr*> Checker::bind_arguments(const std::string& callee,
       sink_.report(arg.name_span, Code::bad_argument,
                    fmt::format("'{}' has no parameter named '{}' (its parameters: {})", callee, arg.name,
                                names.empty() ? "none" : names));
+      unbound.push_back(arg.value.get());
     } else if (bound[i] != nullptr) {
       sink_.report(arg.name_span, Code::bad_argument, fmt::format("argument '{}' is given twice", arg.name));
+      unbound.push_back(arg.value.get());
     } else {
       bound[i] = arg.value.get();
     }
   }
+  for (const ast::Expr* value : unbound) type_of(*value, scope);
   if (positional > params.size()) {
     sink_.report(call_span, Code::bad_argument,
-                 fmt::format("'{}' takes {} argument{}{}, but {} were given", callee, params.size(),
-                             params.size() == 1 ? "" : "s", surplus_note, positional));
+                 fmt::format("'{}' takes {} argument{}{}, but {} {} given", callee, params.size(),
+                             params.size() == 1 ? "" : "s", surplus_note, positional, positional == 1 ? "was" : "were"));
     return bound;
   }
   for (size_t i = 0; i < params.size(); ++i)
@@ -225,7 +241,7 @@ Type Checker::type_of_call(const ast::CallExpr& call, Scope& scope) {
     if (object != Type::Model && object != Type::Error)
       sink_.report(member->object->span, Code::type_mismatch, "model", type_name(object));
     const Builtin* match = find_builtin("match", {BuiltinKind::Selection});
-    auto bound = bind_arguments("match", match->params, call.args, call.span, "");
+    auto bound = bind_arguments("match", match->params, call.args, call.span, "", scope);
     if (bound[0]) expect(*bound[0], Type::String, scope);
     return Type::Selection;
   }
@@ -245,6 +261,10 @@ Type Checker::type_of_call(const ast::CallExpr& call, Scope& scope) {
     }
     const auto* meter = call.args[0].value->as<ast::NameExpr>();
     const Symbol* symbol = meter ? lookup(meter->name) : nullptr;
+    if (meter && symbol == nullptr) {
+      sink_.report(meter->span, Code::undefined_name, meter->name);
+      return Type::Error;
+    }
     if (symbol == nullptr || symbol->kind != SymbolKind::Meter) {
       sink_.report(call.args[0].value->span, Code::wrong_kind, syntax::format_expr(*call.args[0].value),
                    symbol ? symbol_kind_phrase(symbol->kind) : "not a meter", "a meter");
@@ -261,9 +281,18 @@ Type Checker::type_of_call(const ast::CallExpr& call, Scope& scope) {
       std::vector<BuiltinParam> params;
       for (const auto& p : kernel.params)
         params.push_back({p.name, type_from_name(p.type.name).value_or(Type::Error), p.default_value == nullptr});
-      auto bound = bind_arguments(kernel.name, params, call.args, call.span, "");
-      for (size_t i = 0; i < bound.size(); ++i)
-        if (bound[i]) expect(*bound[i], params[i].type == Type::Tensor ? Type::Error : params[i].type, scope);
+      auto bound = bind_arguments(kernel.name, params, call.args, call.span, "", scope);
+      for (size_t i = 0; i < bound.size(); ++i) {
+        if (bound[i] == nullptr) continue;
+        if (params[i].type != Type::Tensor) {
+          expect(*bound[i], params[i].type, scope);
+          continue;
+        }
+        // A tensor parameter takes a tensor, or a number that broadcasts to every element.
+        Type type = type_of(*bound[i], scope);
+        if (type != Type::Error && type != Type::Tensor && !is_dimensionless(type))
+          report_mismatch(*bound[i], "a tensor or number", type);
+      }
       return type_from_name(kernel.result.name).value_or(Type::Error);
     }
     bool reduction_form = false;
@@ -292,14 +321,18 @@ Type Checker::type_of_call(const ast::CallExpr& call, Scope& scope) {
 }
 
 Type Checker::type_of_builtin_call(const Builtin& builtin, const ast::CallExpr& call, Scope& scope) {
+  // A call in the wrong place is reported once: its value is an Error, not a selection or number.
+  bool misplaced = false;
   if (builtin.kind == BuiltinKind::Selection && scope.where != Where::RuleArg) {
     sink_.report(call.span, Code::bad_selection,
                  "an unqualified match(...) only names tensors in a rule's `on` clause; elsewhere write m.match(...)");
+    misplaced = true;
   }
   if (builtin.kind == BuiltinKind::Meter && scope.where != Where::Meter && scope.where != Where::Constraint) {
     sink_.report(call.span, Code::wrong_kind, builtin.name, "a meter", "a value here: meters belong in meter, budget, require and objective declarations");
+    misplaced = true;
   }
-  auto bound = bind_arguments(builtin.name, builtin.params, call.args, call.span, "");
+  auto bound = bind_arguments(builtin.name, builtin.params, call.args, call.span, "", scope);
   for (size_t i = 0; i < bound.size(); ++i) {
     if (bound[i] == nullptr) continue;
     if (builtin.params[i].type == Type::Activation) {
@@ -311,7 +344,7 @@ Type Checker::type_of_builtin_call(const Builtin& builtin, const ast::CallExpr& 
     }
     expect(*bound[i], builtin.params[i].type, scope);
   }
-  return builtin.result;
+  return misplaced ? Type::Error : builtin.result;
 }
 
 void Checker::check_grouping(const ast::Expr& over, Scope& scope) {
@@ -330,7 +363,7 @@ void Checker::check_grouping(const ast::Expr& over, Scope& scope) {
 }
 
 Type Checker::type_of_kernel_function(const Builtin& builtin, const ast::CallExpr& call, Scope& scope) {
-  auto bound = bind_arguments(builtin.name, builtin.params, call.args, call.span, "");
+  auto bound = bind_arguments(builtin.name, builtin.params, call.args, call.span, "", scope);
   bool any_tensor = false, all_int = true;
   for (size_t i = 0; i < bound.size(); ++i) {
     if (bound[i] == nullptr) continue;
@@ -341,7 +374,7 @@ Type Checker::type_of_kernel_function(const Builtin& builtin, const ast::CallExp
     }
     Type type = type_of(*bound[i], scope);
     if (param.type == Type::Int) {
-      if (!assignable(type, Type::Int)) sink_.report(bound[i]->span, Code::type_mismatch, "int", type_name(type));
+      if (!assignable(type, Type::Int)) report_mismatch(*bound[i], "int", type);
       continue;
     }
     bool ok = type == Type::Error || type == Type::Tensor || is_dimensionless(type) ||

@@ -44,7 +44,7 @@ void Checker::check_kernel(const ast::KernelDecl& kernel) {
       globals.frames.emplace_back();
       Type given = type_of(*param.default_value, globals);
       if (!assignable(given, *type))
-        sink_.report(param.default_value->span, Code::type_mismatch, type_name(*type), type_name(given));
+        report_mismatch(*param.default_value, type_name(*type), given);
       else if (!evaluate_constant(*param.default_value))
         sink_.report(param.default_value->span, Code::bad_kernel, "a parameter's default must be a constant");
     }
@@ -94,11 +94,11 @@ void Checker::check_kernel_stmt(const ast::Stmt& stmt, Scope& scope, std::set<st
       const auto& yield = static_cast<const ast::SimpleStmt&>(stmt);
       Type type = type_of(*yield.value, scope);
       Type wanted = type_from_name(scope.kernel->result.name).value_or(Type::Error);
+      if (wanted != Type::Tensor && wanted != Type::QTensor) return;  // a bad result type is reported once, at it
       // A number broadcasts to every element, so it yields as a tensor.
       if (wanted == Type::Tensor && is_dimensionless(type)) return;
       if (!assignable(type, wanted))
-        sink_.report(yield.value->span, Code::type_mismatch,
-                     fmt::format("{} (the kernel's result type)", type_name(wanted)), type_name(type));
+        report_mismatch(*yield.value, fmt::format("{} (the kernel's result type)", type_name(wanted)), type);
       return;
     }
     case ast::StmtKind::If: {

@@ -29,7 +29,7 @@ void Checker::check_policy(const ast::PolicyDecl& policy) {
                              builtin_policy_names(), policy.name));
     return;
   }
-  auto bound = bind_arguments(builtin->name, builtin->params, policy.args, policy.span, "");
+  auto bound = bind_arguments(builtin->name, builtin->params, policy.args, policy.span, "", scope);
   for (size_t i = 0; i < bound.size(); ++i) {
     if (bound[i] == nullptr) continue;
     const BuiltinParam& param = builtin->params[i];
@@ -81,8 +81,7 @@ void Checker::check_policy_stmt(const ast::Stmt& stmt, Scope& scope) {
       Type value = type_of(*set.value, scope);
       if (const Symbol* knob = knob_for_update(set.name, set.name_span))
         if (!assignable(value, knob->type))
-          sink_.report(set.value->span, Code::type_mismatch, fmt::format("{} (the type of knob '{}')", type_name(knob->type), set.name),
-                       type_name(value));
+          report_mismatch(*set.value, fmt::format("{} (the type of knob '{}')", type_name(knob->type), set.name), value);
       return;
     }
     case ast::StmtKind::Step: {
@@ -91,10 +90,12 @@ void Checker::check_policy_stmt(const ast::Stmt& stmt, Scope& scope) {
       if (const Symbol* knob = knob_for_update(step.name, step.name_span)) {
         bool ok = knob->type == Type::Ratio ? (amount == Type::Ratio || amount == Type::Float)
                                             : assignable(amount, knob->type);
-        if (knob->type == Type::Bool) ok = false;
-        if (!ok && amount != Type::Error)
-          sink_.report(step.amount->span, Code::type_mismatch,
-                       fmt::format("a step for knob '{}' of type {}", step.name, type_name(knob->type)), type_name(amount));
+        if (knob->type == Type::Bool)
+          sink_.report(step.name_span, Code::wrong_kind, step.name, "a bool knob",
+                       "an int, float or ratio knob (`step` moves a number; `set` a bool knob)");
+        else if (!ok && amount != Type::Error)
+          report_mismatch(*step.amount, fmt::format("a step for knob '{}' of type {}", step.name, type_name(knob->type)),
+                          amount);
       }
       return;
     }

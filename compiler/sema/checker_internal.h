@@ -69,12 +69,16 @@ class Checker {
   Type type_of_kernel_function(const Builtin& builtin, const ast::CallExpr& call, Scope& scope);
   void check_grouping(const ast::Expr& over, Scope& scope);
   Type expect(const ast::Expr& expr, Type wanted, Scope& scope);
+  /// Reports that `expr`, of type `found`, is not the `wanted` type: E046 when it is a
+  /// number whose unit gives the wrong type (`60 KiB` for a duration), E040 otherwise.
+  void report_mismatch(const ast::Expr& expr, const std::string& wanted, Type found);
   /// Binds a call's arguments to parameters: positional first, then by name. Reports
-  /// unknown, duplicate, missing and surplus arguments. The result has one entry per
-  /// parameter (null when not given).
+  /// unknown, duplicate, missing and surplus arguments, and types the arguments it could
+  /// not bind (so that their names are resolved and count as used). The result has one
+  /// entry per parameter (null when not given); the caller types the bound arguments.
   std::vector<const ast::Expr*> bind_arguments(const std::string& callee, const std::vector<BuiltinParam>& params,
                                                const std::vector<ast::Arg>& args, const source::Span& call_span,
-                                               const char* surplus_note);
+                                               const char* surplus_note, Scope& scope);
   bool mentions_meter(const ast::Expr& expr) const;
 
   // check_kernels.cpp

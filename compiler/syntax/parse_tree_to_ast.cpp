@@ -102,7 +102,7 @@ class ErrorStrategy : public antlr4::DefaultErrorStrategy {
     bool expression = false, declaration = false;
     for (size_t type : tokens) {
       expression |= type == G::INT;
-      declaration |= vocabulary.getLiteralName(type) == "'knob'";
+      declaration |= vocabulary.getLiteralName(type) == "'rule'";  // ('knob' may also name an argument)
     }
     if (declaration && tokens.size() > 6) return "a declaration";
     if (expression && tokens.size() > 6) return "an expression";
@@ -212,6 +212,10 @@ class AstBuilder {
   }
   template <class Node>
   void attach(Node& node, ast::Comments comments, const antlr4::Token* stop) {
+    // Comments between the node's own tokens (inside an expression) have no place of their
+    // own in the formatted node: they lead it, rather than drifting to the next node.
+    if (stop != nullptr)
+      for (auto& inner : take_comments_before(stop->getTokenIndex())) comments.leading.push_back(std::move(inner));
     comments.trailing = take_trailing_comment(stop);
     node.comments = std::move(comments);
   }

@@ -104,12 +104,12 @@ TEST_CASE("scripted policies change only knobs and read meters with measure()") 
                   "E0"));
   CHECK(has(with_prelude(std::string(decls) + "policy p { set size = 1 KiB; }"), "E032"));
   CHECK(has(with_prelude(std::string(decls) + "policy p { if size > 1 KiB { accept; } }"), "E032"));
-  CHECK(has(with_prelude(std::string(decls) + "policy p { step s by 1 KiB; }"), "E040"));
+  CHECK(has(with_prelude(std::string(decls) + "policy p { step s by 1 KiB; }"), "E046"));
   CHECK(has(with_prelude(std::string(decls) + "policy p { yield s; }"), "E062"));
   CHECK(has(with_prelude(std::string(decls) + "policy p { while 1 { accept; } }"), "E040"));
   CHECK(has(with_prelude("policy fancy(max_trials = 3);"), "E080"));
   CHECK(has(with_prelude("policy greedy(max_trials = 0);"), "E080"));
-  CHECK(has(with_prelude("policy greedy(time_limit = 10 KiB);"), "E040"));
+  CHECK(has(with_prelude("policy greedy(time_limit = 10 KiB);"), "E046"));
 }
 
 TEST_CASE("imports: the stdlib by name, with a hint when one is missing") {

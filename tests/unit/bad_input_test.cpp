@@ -23,18 +23,6 @@ void write_file(const std::string& path, const std::string& text) {
   out << text;
 }
 
-std::vector<std::string> compile_file(const std::string& path) {
-  driver::Compilation compilation;
-  if (driver::parse_program(path, compilation)) {
-    sema::CheckOptions options;
-    options.probe_files = false;
-    driver::check_program(compilation, options);
-  }
-  std::vector<std::string> out;
-  for (const auto& d : compilation.diagnostics.sorted()) out.push_back(brief(d));
-  return out;
-}
-
 TEST_CASE("invalid UTF-8 and NUL bytes are located") {
   CHECK(has(compile("knob a : int in {1} = 1;\n// caf\xC3\n"), "E001@2:7"));
   CHECK(has(compile("knob \xFF : int in {1} = 1;"), "E001@1:6"));

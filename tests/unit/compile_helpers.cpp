@@ -14,9 +14,11 @@ std::string brief(const diag::Diagnostic& d) {
   return fmt::format("{}@{}:{}", diag::code_id(d.code), d.span.line, d.span.col);
 }
 
-std::vector<std::string> compile(const std::string& text, const std::string& name) {
-  driver::Compilation compilation;
-  if (driver::parse_program_text(name, text, compilation)) {
+namespace {
+
+// Checks what `parsed` says parsed, without opening files; the diagnostics in brief form.
+std::vector<std::string> check_parsed(driver::Compilation& compilation, bool parsed) {
+  if (parsed) {
     sema::CheckOptions options;
     options.probe_files = false;
     driver::check_program(compilation, options);
@@ -24,6 +26,18 @@ std::vector<std::string> compile(const std::string& text, const std::string& nam
   std::vector<std::string> out;
   for (const auto& d : compilation.diagnostics.sorted()) out.push_back(brief(d));
   return out;
+}
+
+}  // namespace
+
+std::vector<std::string> compile(const std::string& text, const std::string& name) {
+  driver::Compilation compilation;
+  return check_parsed(compilation, driver::parse_program_text(name, text, compilation));
+}
+
+std::vector<std::string> compile_file(const std::string& path) {
+  driver::Compilation compilation;
+  return check_parsed(compilation, driver::parse_program(path, compilation));
 }
 
 bool has(const std::vector<std::string>& diagnostics, const std::string& code) {

@@ -15,6 +15,9 @@ std::string brief(const diag::Diagnostic& diagnostic);
 /// Returns the diagnostics, sorted, in brief form.
 std::vector<std::string> compile(const std::string& text, const std::string& name = "test.kmr");
 
+/// As compile(), for a file on disk (its imports resolve relative to it).
+std::vector<std::string> compile_file(const std::string& path);
+
 /// True when `diagnostics` holds one whose brief form starts with `code` (e.g. "E041" or
 /// "E041@9:8").
 bool has(const std::vector<std::string>& diagnostics, const std::string& code);

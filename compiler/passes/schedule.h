@@ -1,0 +1,58 @@
+// Pass scheduling: which sweeps over the tensor compute which reductions and the output.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "compiler/kir/kir.h"
+
+namespace kmr::passes {
+
+/// When a node's value is known: before sweep `sweep` of pass `pass` (both 0-based). A
+/// value per element is computed inside that sweep; a reduction over rows or groups is
+/// known after the sweep that accumulates it, for that row; a reduction over the whole
+/// tensor only in the next pass.
+struct Placement {
+  int pass = 0;
+  int sweep = 0;
+  bool operator<(const Placement& other) const {
+    return pass != other.pass ? pass < other.pass : sweep < other.sweep;
+  }
+};
+
+/// One sweep over a row's elements (the row stays in cache between the sweeps of a pass).
+struct Sweep {
+  std::vector<const kir::Node*> reductions;  // element-domain reductions accumulated here
+  bool output = false;                       // writes the kernel's output
+  bool check_input = false;                  // rejects NaN/Inf weights (the first sweep)
+};
+
+/// One pass over the tensor (every row, rows partitioned over threads): each row runs the
+/// pass's sweeps in order.
+struct Pass {
+  std::vector<Sweep> sweeps;
+};
+
+struct Schedule {
+  std::vector<Pass> passes;
+  int output_pass = 0, output_sweep = 0;
+  std::unordered_map<const kir::Node*, Placement> at;  // every node of the kernel
+  /// Nodes that are not per element, in topological order (the executor's scalar work).
+  std::vector<const kir::Node*> coarse;
+};
+
+/// Schedules `kernel` (verified): reductions are hoisted into the fewest passes their
+/// dependencies allow. A reduction over the whole tensor is accumulated in the pass where
+/// its operand is available and usable from the next; a reduction over rows or groups is
+/// accumulated in a sweep of the same pass and usable in the next sweep. The output is
+/// written in the first sweep where all it reads is known, in the same loop as the
+/// reductions of the measures that are available then; any measure needing more runs in
+/// later passes. Guarantees: every pass has at least one sweep, and the first pass's
+/// first sweep checks the input.
+Schedule schedule(const kir::Kernel& kernel);
+
+/// `schedule: 2 passes over the tensor (1 pre-pass)`, then one line per sweep.
+std::string print_schedule(const kir::Kernel& kernel, const Schedule& schedule);
+
+}  // namespace kmr::passes

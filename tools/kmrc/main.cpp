@@ -9,8 +9,15 @@
 #include <fmt/format.h>
 
 #include "compiler/ast/ast_dump.h"
+#include "compiler/codegen/jit.h"
 #include "compiler/driver/compilation.h"
+#include "compiler/kir/printer.h"
+#include "compiler/lower/lower_kernel.h"
+#include "compiler/passes/optimize.h"
 #include "compiler/syntax/formatter.h"
+#include "tools/kmrc/decode_command.h"
+#include "tools/kmrc/inspect_command.h"
+#include "tools/kmrc/run_command.h"
 
 namespace {
 
@@ -34,6 +41,42 @@ int run_emit_ast(const std::string& path, bool with_spans) {
   Compilation compilation;
   if (!kmr::driver::parse_program(path, compilation)) return finish(compilation);
   std::cout << kmr::ast::dump(*compilation.modules.front(), with_spans);
+  return finish(compilation);
+}
+
+// Lowers the file's kernels and fused pipelines, runs the kernel passes and prints each
+// kernel with its schedule (knobs at their defaults).
+int run_emit_kir(const std::string& path) {
+  Compilation compilation;
+  if (!kmr::driver::parse_program(path, compilation) || !kmr::driver::check_program(compilation)) return finish(compilation);
+  auto kernels = kmr::lower::lower_module_kernels(compilation.program, *compilation.modules.front(), compilation.diagnostics);
+  for (const auto& kernel : kernels) {
+    auto prepared = kmr::passes::prepare(kernel);
+    if (!prepared) {
+      std::cerr << fmt::format("{}: error: {}\n", path, prepared.error().message);
+      return kExitError;
+    }
+    std::cout << kmr::kir::print(prepared->kernel) << kmr::passes::print_schedule(prepared->kernel, prepared->schedule)
+              << "\n";
+  }
+  return finish(compilation);
+}
+
+// Like `emit kir`, but prints the LLVM IR the JIT generates for each kernel's sweeps (after
+// the O3 pipeline for this CPU unless `optimize` is false).
+int run_emit_llvm(const std::string& path, bool optimize) {
+  Compilation compilation;
+  if (!kmr::driver::parse_program(path, compilation) || !kmr::driver::check_program(compilation)) return finish(compilation);
+  auto kernels = kmr::lower::lower_module_kernels(compilation.program, *compilation.modules.front(), compilation.diagnostics);
+  for (const auto& kernel : kernels) {
+    auto prepared = kmr::passes::prepare(kernel);
+    auto ir = prepared ? kmr::codegen::emit_llvm_ir(*prepared, optimize) : kmr::Expected<std::string>(prepared.error());
+    if (!ir) {
+      std::cerr << fmt::format("{}: error: {}\n", path, ir.error().message);
+      return kExitError;
+    }
+    std::cout << "; kernel " << kernel.name << "\n" << *ir << "\n";
+  }
   return finish(compilation);
 }
 
@@ -99,13 +142,32 @@ int main(int argc, char** argv) {
   emit_ast->add_option("file", path, "the .kmr policy")->required();
   emit_ast->add_flag("!--no-spans", with_spans, "omit source positions");
 
+  auto* emit_kir = emit->add_subcommand("kir", "the kernel IR of the file's kernels and fused pipelines, with schedules");
+  emit_kir->add_option("file", path, "the .kmr policy")->required();
+  bool optimize_llvm = true;
+  auto* emit_llvm = emit->add_subcommand("llvm", "the LLVM IR the JIT compiles for the file's kernels (optimised for this CPU)");
+  emit_llvm->add_option("file", path, "the .kmr policy")->required();
+  emit_llvm->add_flag("!--no-opt", optimize_llvm, "print the IR before the O3 pipeline");
+
   auto* format = app.add_subcommand("fmt", "print the file in canonical layout");
   format->add_option("file", path, "the .kmr policy")->required();
   format->add_flag("-w,--write", write, "rewrite the file in place instead of printing it");
 
+  kmrc::RunCommandOptions run_options;
+  auto* run = kmrc::add_run_command(app, run_options);
+  kmrc::InspectOptions inspect_options;
+  auto* inspect = kmrc::add_inspect_command(app, inspect_options);
+  kmrc::DecodeOptions decode_options;
+  auto* decode = kmrc::add_decode_command(app, decode_options);
+
   CLI11_PARSE(app, argc, argv);
   if (check->parsed()) return run_check(path);
+  if (run->parsed()) return kmrc::run_run(run_options);
   if (emit_ast->parsed()) return run_emit_ast(path, with_spans);
+  if (emit_kir->parsed()) return run_emit_kir(path);
+  if (emit_llvm->parsed()) return run_emit_llvm(path, optimize_llvm);
   if (format->parsed()) return run_fmt(path, write);
+  if (inspect->parsed()) return kmrc::run_inspect(inspect_options);
+  if (decode->parsed()) return kmrc::run_decode(decode_options);
   return kExitError;
 }

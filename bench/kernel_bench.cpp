@@ -1,0 +1,229 @@
+// Kernel throughput on a 4096 x 11008 f32 matrix (Gaussian rows, a few outlier columns,
+// seeded): plain memcpy, then the JIT's int8 per-row quantisation, fused exact 50% pruning
+// + int8, int4 per group of 64 and the interpreter, as GB/s of f32 input and as ratios to
+// memcpy measured in the same run; and the JIT's compile time, cold and from the caches.
+// Usage: kernel_bench [runs=5] [--no-interpreter]
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "compiler/codegen/jit.h"
+#include "compiler/driver/compilation.h"
+#include "compiler/interp/interpreter.h"
+#include "compiler/lower/lower_kernel.h"
+
+namespace {
+
+constexpr int64_t kRows = 4096, kCols = 11008;
+constexpr double kBytes = double(kRows) * kCols * sizeof(float);
+
+const char* kSource = R"(import "std/prune";
+import "std/quant";
+model base = load("bench.safetensors", arch = mlp(act = relu));
+knob sparsity : ratio in [0%, 90%] step 5% = 50%;
+knob bits : int in {8, 4} = 8;
+rule prune = magnitude_prune(sparsity) on base.match("w");
+rule quant = quantize(bits) on base.match("w");
+pipeline fused = base |> prune |> quant;
+
+// quantize without its fused error meter: what the meter costs.
+kernel quantize_bare(w: tensor, bits: int, group: int = 0) -> qtensor {
+  let qmax  = 2 ^ (bits - 1) - 1;
+  let scale = max(abs(w), over = group(group)) / qmax;
+  yield quantized(clamp(round(w / scale), -qmax, qmax), scale, bits = bits);
+}
+)";
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::vector<float> make_matrix() {
+  // Gaussian rows of varying scale, and 12 outlier columns 30x larger (as in LLM weights).
+  std::mt19937_64 rng(20261129);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> w(kRows * kCols);
+  std::vector<int64_t> outliers;
+  for (int i = 0; i < 12; ++i) outliers.push_back(static_cast<int64_t>(rng() % kCols));
+  for (int64_t r = 0; r < kRows; ++r) {
+    float scale = 0.02f * (1.0f + 0.5f * static_cast<float>(r % 7) / 7.0f);
+    float* row = w.data() + r * kCols;
+    for (int64_t c = 0; c < kCols; ++c) row[c] = normal(rng) * scale;
+    for (int64_t c : outliers) row[c] *= 30.0f;
+  }
+  return w;
+}
+
+std::vector<kmr::passes::PreparedKernel> compile_source() {
+  kmr::driver::Compilation compilation;
+  kmr::sema::CheckOptions options;
+  options.probe_files = false;
+  if (!kmr::driver::parse_program_text("bench.kmr", kSource, compilation) ||
+      !kmr::driver::check_program(compilation, options)) {
+    fmt::print(stderr, "{}", kmr::diag::render_all(compilation.diagnostics, compilation.sources));
+    std::exit(1);
+  }
+  std::vector<kmr::passes::PreparedKernel> out;
+  for (const auto& module : compilation.modules)
+    for (const auto& kernel : kmr::lower::lower_module_kernels(compilation.program, *module, compilation.diagnostics)) {
+      auto prepared = kmr::passes::prepare(kernel);
+      if (!prepared) {
+        fmt::print(stderr, "{}\n", prepared.error().message);
+        std::exit(1);
+      }
+      out.push_back(std::move(*prepared));
+    }
+  return out;
+}
+
+const kmr::passes::PreparedKernel& find(const std::vector<kmr::passes::PreparedKernel>& kernels, const std::string& name) {
+  for (const auto& kernel : kernels)
+    if (kernel.kernel.name == name) return kernel;
+  fmt::print(stderr, "no kernel {}\n", name);
+  std::exit(1);
+}
+
+struct Timing {
+  double best = 0, median = 0;  // seconds
+};
+
+template <class F>
+Timing time_runs(int runs, F fn) {
+  fn();  // warm: compiles, faults in the output
+  std::vector<double> t;
+  for (int i = 0; i < runs; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(seconds_since(start));
+  }
+  std::sort(t.begin(), t.end());
+  return {t.front(), t[t.size() / 2]};
+}
+
+std::string cpu_model() {
+  std::ifstream info("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(info, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = 5;
+  bool interpreter = true;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no-interpreter") == 0) interpreter = false;
+    else runs = std::max(1, std::atoi(argv[i]));
+  }
+  auto jit_or = kmr::codegen::Jit::create(kmr::codegen::JitOptions{""});
+  if (!jit_or) {
+    fmt::print(stderr, "{}\n", jit_or.error().message);
+    return 1;
+  }
+  auto& jit = **jit_or;
+  fmt::print("machine: {} ({} online CPUs), LLVM target {}\n", cpu_model(), sysconf(_SC_NPROCESSORS_ONLN),
+             jit.host().substr(0, jit.host().find(' ')));
+  fmt::print("matrix: {} x {} f32 ({:.1f} MB), {} timed runs each (best / median)\n\n", kRows, kCols, kBytes / 1e6, runs);
+  auto w = make_matrix();
+  kmr::kir::TensorView view{"w", w.data(), kRows, kCols};
+  auto kernels = compile_source();
+
+  // 1. memcpy, rows split over the threads like the kernels'.
+  std::vector<float> dest(w.size());
+  double copy_gbs[3] = {0, 0, 0};
+  for (int threads : {1, 2}) {
+    auto timing = time_runs(runs, [&] {
+      std::vector<std::thread> pool;
+      for (int t = 0; t < threads; ++t)
+        pool.emplace_back([&, t] {
+          size_t first = w.size() * t / threads, last = w.size() * (t + 1) / threads;
+          std::memcpy(dest.data() + first, w.data() + first, (last - first) * sizeof(float));
+        });
+      for (auto& thread : pool) thread.join();
+    });
+    copy_gbs[threads] = kBytes / timing.best / 1e9;
+    fmt::print("memcpy                          {} thread{}: {:6.1f} GB/s (median {:6.1f})\n", threads,
+               threads == 1 ? " " : "s", copy_gbs[threads], kBytes / timing.median / 1e9);
+  }
+  fmt::print("\n");
+
+  // 2. The JIT's kernels.
+  struct Case {
+    const char* label;
+    const char* kernel;
+    kmr::kir::ParamValues params;
+  };
+  const Case cases[] = {
+      {"int8 per row (std quantize)", "quantize", {8, 0}},
+      {"int8 per row, no fused meter", "quantize_bare", {8, 0}},
+      {"prune 50% exact + int8 (fused)", "fused:prune|>quant", {0.5, 8}},
+      {"prune 50% exact alone", "magnitude_prune", {0.5}},
+      {"int4 per group of 64", "quantize", {4, 64}},
+  };
+  kmr::kir::KernelOutput out;
+  for (const auto& c : cases) {
+    const auto& kernel = find(kernels, c.kernel);
+    for (int threads : {1, 2}) {
+      bool ok = true;
+      auto timing = time_runs(runs, [&] { ok &= jit.run_into(kernel, view, c.params, threads, out).ok(); });
+      if (!ok) {
+        fmt::print(stderr, "{} failed\n", c.label);
+        return 1;
+      }
+      double gbs = kBytes / timing.best / 1e9;
+      fmt::print("{:32}{} thread{}: {:6.1f} GB/s (median {:6.1f}), {:5.2f}x memcpy, {:6.1f} ms\n", c.label, threads,
+                 threads == 1 ? " " : "s", gbs, kBytes / timing.median / 1e9, gbs / copy_gbs[threads], timing.best * 1e3);
+    }
+  }
+
+  // 3. The interpreter on the int8 kernel (one run: it is slow), checked against the JIT.
+  if (interpreter) {
+    const auto& kernel = find(kernels, "quantize");
+    auto start = std::chrono::steady_clock::now();
+    auto reference = kmr::interp::run(kernel.kernel, view, {8, 0});
+    double t = seconds_since(start);
+    bool same = reference.ok() && jit.run_into(kernel, view, {8, 0}, 2, out).ok() && reference->codes == out.codes &&
+                reference->scales == out.scales;
+    fmt::print("{:32}1 thread : {:6.3f} GB/s, {:7.4f}x memcpy, {:6.1f} s; JIT codes and scales {}\n",
+               "interpreter, int8 per row", kBytes / t / 1e9, kBytes / t / 1e9 / copy_gbs[1], t,
+               same ? "identical" : "DIFFER");
+  }
+
+  // 4. Compile time per kernel: cold, from the disk cache (a fresh JIT), from memory.
+  fmt::print("\nJIT compile time (KIR -> LLVM IR -> O3 -> object -> linked):\n");
+  std::string dir = (std::filesystem::temp_directory_path() / fmt::format("kmr-bench-cache-{}", getpid())).string();
+  std::filesystem::remove_all(dir);
+  auto cold = kmr::codegen::Jit::create(kmr::codegen::JitOptions{dir});
+  auto warm = kmr::codegen::Jit::create(kmr::codegen::JitOptions{dir});
+  if (!cold || !warm) return 1;
+  for (const char* name : {"quantize", "fused:prune|>quant", "magnitude_prune", "quantize_asym"}) {
+    const auto& kernel = find(kernels, name);
+    auto start = std::chrono::steady_clock::now();
+    bool ok = (*cold)->compile(kernel).ok();
+    double compile_ms = seconds_since(start) * 1e3;
+    start = std::chrono::steady_clock::now();
+    ok &= (*warm)->compile(kernel).ok();
+    double disk_ms = seconds_since(start) * 1e3;
+    start = std::chrono::steady_clock::now();
+    ok &= (*warm)->compile(kernel).ok();
+    double memory_ms = seconds_since(start) * 1e3;
+    fmt::print("  {:22} compiled {:6.1f} ms, from disk {:5.2f} ms, from memory {:6.4f} ms{}\n", name, compile_ms, disk_ms,
+               memory_ms, ok ? "" : " (FAILED)");
+  }
+  auto stats = (*warm)->stats();
+  fmt::print("  second JIT: {} compiled, {} from disk\n", stats.compiled, stats.disk_hits);
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,558 @@
+// Emits each sweep as a loop over a row's columns in chunks that no group boundary
+// crosses: coarse values are loaded once per row or chunk, the inner loop is branch-free.
+#include "compiler/codegen/emit_llvm.h"
+
+#include <map>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/Module.h>
+
+namespace kmr::codegen {
+namespace {
+
+using kir::Level;
+using kir::NodeKind;
+using llvm::Value;
+
+// How an accumulator combines a unit into its running value.
+enum class Combine { FAdd, IAdd, SMax, SMin, Or };
+
+struct Acc {
+  int id = -1;              // the reduction (or -1 for a flag)
+  int flag = -1;            // SweepFlag for flags
+  bool group = false;       // per group (chunk-local, merged into gs) or per row
+  Combine combine = Combine::FAdd;
+  llvm::Type* type = nullptr;
+  Value* identity = nullptr;
+  llvm::PHINode* chunk_phi = nullptr;  // row accumulators: carried across chunks
+  llvm::PHINode* inner_phi = nullptr;
+  Value* current = nullptr;
+};
+
+class SweepEmitter {
+ public:
+  SweepEmitter(const Layout& layout, const SweepPlan& plan, llvm::Module& module, bool diagnose)
+      : ctx_(module.getContext()), module_(module), b_(ctx_), L_(layout), plan_(plan), diag_(diagnose) {}
+
+  void emit(const std::string& name);
+
+ private:
+  // Types and constants.
+  llvm::Type* f32() { return b_.getFloatTy(); }
+  llvm::Type* f64() { return b_.getDoubleTy(); }
+  llvm::Type* i64() { return b_.getInt64Ty(); }
+  llvm::Type* i32() { return b_.getInt32Ty(); }
+  Value* f32c(double v) { return llvm::ConstantFP::get(f32(), static_cast<float>(v)); }
+  Value* f64c(double v) { return llvm::ConstantFP::get(f64(), v); }
+  Value* i64c(int64_t v) { return b_.getInt64(static_cast<uint64_t>(v)); }
+
+  // Loads placed at the end of `block` (before its terminator): hoisted out of the loops.
+  Value* load_at(llvm::BasicBlock* block, llvm::Type* type, Value* base, Value* index) {
+    llvm::IRBuilder<> at(block->getTerminator());
+    return at.CreateLoad(type, at.CreateInBoundsGEP(type, base, index));
+  }
+  // Hoisted values by (what, index): each is computed once, in the entry block.
+  enum Hoisted { kIx, kCoarse, kPosition, kF32, kUniformF32, kRowBase };
+  Value* ix(int index) { return hoist(kIx, index, [&] { return load_at(entry_, i64(), ix_, i64c(index)); }); }
+  template <class F>
+  Value* hoist(Hoisted what, int index, F make) {
+    auto key = std::make_pair(static_cast<int>(what), index);
+    auto it = hoisted_.find(key);
+    if (it != hoisted_.end()) return it->second;
+    return hoisted_[key] = make();
+  }
+
+  // Coarse values: constants inline, uniform and row values loaded in the entry block,
+  // group values at the start of each chunk.
+  Value* coarse(int id, bool position);
+  Value* coarse_f32(int id);
+  Value* uniform_f32(int slot) {
+    return hoist(kUniformF32, slot, [&] {
+      Value* value = load_at(entry_, f64(), us_, i64c(slot));
+      return llvm::IRBuilder<>(entry_->getTerminator()).CreateFPTrunc(value, f32());
+    });
+  }
+  Value* num32(int id) { return L_.nodes[id].node->is_element() ? element(id) : coarse_f32(id); }
+  Value* boolean(int id) {
+    if (L_.nodes[id].node->is_element()) return element(id);
+    return b_.CreateFCmpUNE(coarse(id, false), f64c(0));
+  }
+  // A reduction's operand: element values as f32 (i1 for bools), coarse ones as f64.
+  Value* operand_value(int id) {
+    const auto& node = *L_.nodes[id].node;
+    if (node.is_element()) return element(id);
+    return node.type == kir::ScalarType::Bool ? boolean(id) : coarse(id, false);
+  }
+
+  // Element values, memoised per element.
+  Value* element(int id);
+#define KIR_NODE(kind, text) Value* emit_##kind(int id);
+#include "compiler/kir/nodes.def"
+#undef KIR_NODE
+  Value* unary(kir::UnaryOp op, Value* x, int id);
+  Value* binary(kir::BinaryOp op, Value* a, Value* b);
+  Value* intrinsic(llvm::Intrinsic::ID id, Value* x) { return b_.CreateUnaryIntrinsic(id, x); }
+  Value* not_finite(Value* x) {
+    auto* inf = llvm::ConstantFP::getInfinity(x->getType());
+    return b_.CreateFCmpUGE(intrinsic(llvm::Intrinsic::fabs, x), inf);
+  }
+  // A failure of the element being computed: a flag in normal sweeps, the end of the row
+  // (described in `record`) in diagnostic ones.
+  void fail_if(Value* cond, DiagKind kind, Value* value, int id);
+
+  // Accumulators.
+  Acc& add_acc(Acc acc);
+  void accumulate(Acc& acc, Value* unit);
+  Value* combine(const Acc& acc, Value* a, Value* b);
+  void reduce(int id);
+  void write_output();
+  Value* group_slot_ptr(int slot, int size_class);
+
+  llvm::LLVMContext& ctx_;
+  llvm::Module& module_;
+  llvm::IRBuilder<> b_;
+  const Layout& L_;
+  const SweepPlan& plan_;
+  bool diag_;
+  llvm::Function* fn_ = nullptr;
+  llvm::BasicBlock* entry_ = nullptr;
+  llvm::BasicBlock* chunk_body_ = nullptr;
+  Value *in_ = nullptr, *out_ = nullptr, *rs_ = nullptr, *gs_ = nullptr, *us_ = nullptr, *ix_ = nullptr;
+  Value *scratch_ = nullptr, *row_ = nullptr, *record_ = nullptr;
+  Value *cols_ = nullptr, *row_base_ = nullptr, *c_ = nullptr;
+  std::vector<Value*> group_index_;  // per size class, in the current chunk
+  std::map<std::pair<int, int>, Value*> hoisted_, chunk_;
+  std::unordered_map<int, Value*> element_;
+  std::vector<Acc> accs_;
+  Acc* flags_[kFlagCount] = {nullptr, nullptr, nullptr};
+};
+
+Value* SweepEmitter::group_slot_ptr(int slot, int size_class) {
+  Value* offset = ix(L_.ix.offset_base + slot);
+  return b_.CreateInBoundsGEP(f64(), gs_, b_.CreateAdd(offset, group_index_[size_class]));
+}
+
+Value* SweepEmitter::coarse(int id, bool position) {
+  const NodeInfo& info = L_.nodes[id];
+  const kir::Node& node = *info.node;
+  if (node.kind == NodeKind::Const && !position) return f64c(node.value);
+  int slot = position ? info.pos_slot : info.slot;
+  llvm::Type* type = position ? i64() : f64();
+  Hoisted what = position ? kPosition : kCoarse;
+  switch (node.level.kind) {
+    case Level::Kind::Uniform: return hoist(what, id, [&] { return load_at(entry_, type, us_, i64c(slot)); });
+    case Level::Kind::Row: return hoist(what, id, [&] { return load_at(entry_, type, rs_, i64c(slot)); });
+    case Level::Kind::Group: {
+      auto key = std::make_pair(static_cast<int>(what), id);
+      auto it = chunk_.find(key);
+      if (it != chunk_.end()) return it->second;
+      llvm::IRBuilder<> at(chunk_body_->getTerminator());
+      Value* offset = ix(L_.ix.offset_base + slot);
+      Value* index = at.CreateAdd(offset, group_index_[info.size_class]);
+      return chunk_[key] = at.CreateLoad(type, at.CreateInBoundsGEP(type, gs_, index));
+    }
+    case Level::Kind::Element: break;
+  }
+  return f64c(0);  // unreachable: element values are not coarse
+}
+
+Value* SweepEmitter::coarse_f32(int id) {
+  const kir::Node& node = *L_.nodes[id].node;
+  if (node.kind == NodeKind::Const) return f32c(node.value);
+  Value* value = coarse(id, false);
+  // Converted where the value was loaded, so the conversion is hoisted with it.
+  auto* inst = llvm::cast<llvm::Instruction>(value);
+  auto key = std::make_pair(static_cast<int>(kF32), id);
+  auto& cache = node.level.kind == Level::Kind::Group ? chunk_ : hoisted_;
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  llvm::IRBuilder<> at(inst->getNextNode());
+  return cache[key] = at.CreateFPTrunc(value, f32());
+}
+
+Value* SweepEmitter::element(int id) {
+  auto it = element_.find(id);
+  if (it != element_.end()) return it->second;
+  Value* value = nullptr;
+  switch (L_.nodes[id].node->kind) {
+#define KIR_NODE(kind, text) \
+  case NodeKind::kind: value = emit_##kind(id); break;
+#include "compiler/kir/nodes.def"
+#undef KIR_NODE
+  }
+  return element_[id] = value;
+}
+
+// Coarse kinds never vary per element: as operands of element nodes they are read as f32.
+Value* SweepEmitter::emit_Const(int id) { return coarse_f32(id); }
+Value* SweepEmitter::emit_Param(int id) { return coarse_f32(id); }
+Value* SweepEmitter::emit_Reduce(int id) { return coarse_f32(id); }
+Value* SweepEmitter::emit_Quantile(int id) { return coarse_f32(id); }
+
+Value* SweepEmitter::emit_Input(int) {
+  return b_.CreateLoad(f32(), b_.CreateInBoundsGEP(f32(), in_, c_));
+}
+
+Value* SweepEmitter::emit_Unary(int id) {
+  const auto& info = L_.nodes[id];
+  auto op = static_cast<kir::UnaryOp>(info.node->op);
+  Value* x = op == kir::UnaryOp::Not ? boolean(info.operands[0]) : num32(info.operands[0]);
+  return unary(op, x, id);
+}
+
+Value* SweepEmitter::unary(kir::UnaryOp op, Value* x, int id) {
+  switch (op) {
+    case kir::UnaryOp::Neg: return b_.CreateFNeg(x);
+    case kir::UnaryOp::Abs: return intrinsic(llvm::Intrinsic::fabs, x);
+    case kir::UnaryOp::Sqrt:
+      fail_if(b_.CreateFCmpOLT(x, f32c(0)), DiagKind::Domain, x, id);
+      return intrinsic(llvm::Intrinsic::sqrt, x);
+    case kir::UnaryOp::Exp: return intrinsic(llvm::Intrinsic::exp, x);
+    case kir::UnaryOp::Log:
+      fail_if(b_.CreateFCmpOLT(x, f32c(0)), DiagKind::Domain, x, id);
+      return intrinsic(llvm::Intrinsic::log, x);
+    case kir::UnaryOp::Sign:
+      return b_.CreateSelect(b_.CreateFCmpOGT(x, f32c(0)), f32c(1),
+                             b_.CreateSelect(b_.CreateFCmpOLT(x, f32c(0)), f32c(-1), f32c(0)));
+    case kir::UnaryOp::Round: return intrinsic(llvm::Intrinsic::roundeven, x);
+    case kir::UnaryOp::Floor: return intrinsic(llvm::Intrinsic::floor, x);
+    case kir::UnaryOp::Ceil: return intrinsic(llvm::Intrinsic::ceil, x);
+    case kir::UnaryOp::Not: return b_.CreateNot(x);
+  }
+  return x;
+}
+
+Value* SweepEmitter::emit_Binary(int id) {
+  const auto& info = L_.nodes[id];
+  auto op = static_cast<kir::BinaryOp>(info.node->op);
+  if (kir::is_logic(op)) return binary(op, boolean(info.operands[0]), boolean(info.operands[1]));
+  return binary(op, num32(info.operands[0]), num32(info.operands[1]));
+}
+
+Value* SweepEmitter::binary(kir::BinaryOp op, Value* a, Value* b) {
+  switch (op) {
+    case kir::BinaryOp::Add: return b_.CreateFAdd(a, b);
+    case kir::BinaryOp::Sub: return b_.CreateFSub(a, b);
+    case kir::BinaryOp::Mul: return b_.CreateFMul(a, b);
+    case kir::BinaryOp::Div:  // total: x / 0 = 0
+      return b_.CreateSelect(b_.CreateFCmpOEQ(b, f32c(0)), f32c(0), b_.CreateFDiv(a, b));
+    case kir::BinaryOp::Pow: {
+      // powf itself, as the interpreter calls it: `nobuiltin` keeps LLVM from rewriting
+      // pow(2, x) as exp2(x) and the like, which can differ in the last bit.
+      auto callee = module_.getOrInsertFunction("powf", llvm::FunctionType::get(f32(), {f32(), f32()}, false));
+      auto* call = b_.CreateCall(callee, {a, b});
+      call->addFnAttr(llvm::Attribute::NoBuiltin);
+      return call;
+    }
+    case kir::BinaryOp::Min: return b_.CreateSelect(b_.CreateFCmpOLT(a, b), a, b);
+    case kir::BinaryOp::Max: return b_.CreateSelect(b_.CreateFCmpOGT(a, b), a, b);
+    case kir::BinaryOp::Lt: return b_.CreateFCmpOLT(a, b);
+    case kir::BinaryOp::Le: return b_.CreateFCmpOLE(a, b);
+    case kir::BinaryOp::Gt: return b_.CreateFCmpOGT(a, b);
+    case kir::BinaryOp::Ge: return b_.CreateFCmpOGE(a, b);
+    case kir::BinaryOp::Eq: return b_.CreateFCmpOEQ(a, b);
+    case kir::BinaryOp::Ne: return b_.CreateFCmpUNE(a, b);
+    case kir::BinaryOp::And: return b_.CreateAnd(a, b);
+    case kir::BinaryOp::Or: return b_.CreateOr(a, b);
+  }
+  return a;
+}
+
+Value* SweepEmitter::emit_Select(int id) {
+  const auto& info = L_.nodes[id];
+  Value* cond = boolean(info.operands[0]);
+  if (info.node->type == kir::ScalarType::Bool)
+    return b_.CreateSelect(cond, boolean(info.operands[1]), boolean(info.operands[2]));
+  return b_.CreateSelect(cond, num32(info.operands[1]), num32(info.operands[2]));
+}
+
+// Rank comparison with a quantile: (value, position) against the selected unit's.
+Value* SweepEmitter::emit_RankCmp(int id) {
+  const auto& info = L_.nodes[id];
+  int x_id = info.operands[0], q_id = info.operands[1];
+  const kir::Node& quantile = *L_.nodes[q_id].node;
+  Value* x = operand_value(x_id);
+  Value* kvalue = coarse(q_id, false);
+  if (x->getType()->isFloatTy()) kvalue = b_.CreateFPTrunc(kvalue, f32());  // exact: one of x's values
+  Value* kpos = coarse(q_id, true);
+  Value* pos = quantile.grouping.kind == kir::Grouping::Kind::All ? b_.CreateAdd(row_base_, c_) : c_;
+  Value* equal = b_.CreateFCmpOEQ(x, kvalue);
+  Value* above = b_.CreateOr(b_.CreateFCmpOGT(x, kvalue), b_.CreateAnd(equal, b_.CreateICmpSGT(pos, kpos)));
+  Value* at = b_.CreateAnd(equal, b_.CreateICmpEQ(pos, kpos));
+  switch (static_cast<kir::BinaryOp>(info.node->op)) {
+    case kir::BinaryOp::Lt: return b_.CreateNot(b_.CreateOr(above, at));
+    case kir::BinaryOp::Le: return b_.CreateNot(above);
+    case kir::BinaryOp::Gt: return above;
+    case kir::BinaryOp::Ge: return b_.CreateOr(above, at);
+    case kir::BinaryOp::Eq: return at;
+    case kir::BinaryOp::Ne: return b_.CreateNot(at);
+    default: return b_.getFalse();
+  }
+}
+
+void SweepEmitter::fail_if(Value* cond, DiagKind kind, Value* value, int id) {
+  if (!diag_) {
+    Acc* flag = flags_[kind == DiagKind::Domain ? kFlagDomain : kFlagOutput];
+    if (flag) accumulate(*flag, b_.CreateZExt(cond, i32()));
+    return;
+  }
+  auto* fail = llvm::BasicBlock::Create(ctx_, "fail", fn_);
+  auto* cont = llvm::BasicBlock::Create(ctx_, "cont", fn_);
+  b_.CreateCondBr(cond, fail, cont);
+  b_.SetInsertPoint(fail);
+  Value* fields[kDiagRecordSize] = {f64c(1), b_.CreateSIToFP(c_, f64()), f64c(static_cast<int>(kind)),
+                                    b_.CreateFPExt(value, f64()), f64c(id)};
+  for (int i = 0; i < kDiagRecordSize; ++i) b_.CreateStore(fields[i], b_.CreateInBoundsGEP(f64(), record_, i64c(i)));
+  b_.CreateRetVoid();
+  b_.SetInsertPoint(cont);
+}
+
+Acc& SweepEmitter::add_acc(Acc acc) {
+  accs_.push_back(acc);
+  return accs_.back();
+}
+
+Value* SweepEmitter::combine(const Acc& acc, Value* a, Value* b) {
+  switch (acc.combine) {
+    case Combine::FAdd: {
+      // Sums may be reassociated (docs/kernels.md), which lets the vectorizer split them.
+      llvm::FastMathFlags fmf;
+      fmf.setAllowReassoc();
+      auto* sum = b_.CreateFAdd(a, b);
+      llvm::cast<llvm::Instruction>(sum)->setFastMathFlags(fmf);
+      return sum;
+    }
+    case Combine::IAdd: return b_.CreateAdd(a, b);
+    case Combine::SMax: return b_.CreateSelect(b_.CreateICmpSGT(b, a), b, a);
+    case Combine::SMin: return b_.CreateSelect(b_.CreateICmpSLT(b, a), b, a);
+    case Combine::Or: return b_.CreateOr(a, b);
+  }
+  return a;
+}
+
+void SweepEmitter::accumulate(Acc& acc, Value* unit) { acc.current = combine(acc, acc.current, unit); }
+
+// One unit of an element-domain reduction: sums in f64, max/min on order-preserving
+// integer keys (so they vectorize), counts of non-zeros, quantile operands to scratch.
+void SweepEmitter::reduce(int id) {
+  const NodeInfo& info = L_.nodes[id];
+  Value* x = operand_value(info.operands[0]);
+  if (diag_) return;  // the operand was evaluated for its checks; nothing is written
+  if (info.node->kind == NodeKind::Quantile) {
+    Value* base = b_.CreateInBoundsGEP(b_.getInt8Ty(), scratch_, ix(L_.ix.scratch_base + info.scratch));
+    b_.CreateStore(x, b_.CreateInBoundsGEP(x->getType(), base, c_));
+    return;
+  }
+  Acc* acc = nullptr;
+  for (auto& a : accs_)
+    if (a.id == id) acc = &a;
+  auto op = static_cast<kir::ReduceOp>(info.node->op);
+  Value* unit = nullptr;
+  switch (op) {
+    case kir::ReduceOp::Sum:
+    case kir::ReduceOp::Mean: unit = x->getType()->isFloatTy() ? b_.CreateFPExt(x, f64()) : x; break;
+    case kir::ReduceOp::Max:
+    case kir::ReduceOp::Min: {
+      llvm::Type* int_type = x->getType()->isFloatTy() ? i32() : i64();
+      Value* bits = b_.CreateBitCast(x, int_type);
+      unsigned width = int_type->getIntegerBitWidth();
+      Value* mask = b_.CreateAnd(b_.CreateAShr(bits, width - 1), llvm::ConstantInt::get(int_type, ~(uint64_t(1) << (width - 1))));
+      unit = b_.CreateXor(bits, mask);
+      break;
+    }
+    case kir::ReduceOp::Count: {
+      Value* nonzero = x->getType()->isIntegerTy(1) ? x : b_.CreateFCmpUNE(x, llvm::ConstantFP::get(x->getType(), 0.0));
+      unit = b_.CreateZExt(nonzero, i64());
+      break;
+    }
+  }
+  accumulate(*acc, unit);
+}
+
+void SweepEmitter::write_output() {
+  if (L_.result == kir::ResultKind::Tensor) {
+    Value* v = num32(L_.value);
+    fail_if(not_finite(v), DiagKind::Output, v, L_.value);
+    if (!diag_) b_.CreateStore(v, b_.CreateInBoundsGEP(f32(), out_, c_));
+    return;
+  }
+  Value* q = num32(L_.q);
+  fail_if(not_finite(q), DiagKind::Output, q, L_.q);
+  if (diag_) return;
+  // to_code (semantics.h): round half to even, saturate, NaN to 0 (never a poison fptosi).
+  Value* hi_bound = uniform_f32(L_.code_hi_slot);
+  Value* lo_bound = uniform_f32(L_.code_lo_slot);
+  Value* code = intrinsic(llvm::Intrinsic::roundeven, q);
+  code = b_.CreateSelect(b_.CreateFCmpOGT(code, hi_bound), hi_bound, code);
+  code = b_.CreateSelect(b_.CreateFCmpOLT(code, lo_bound), lo_bound, code);
+  code = b_.CreateSelect(b_.CreateFCmpORD(code, code), code, f32c(0));
+  Value* byte = b_.CreateTrunc(b_.CreateFPToSI(code, i32()), b_.getInt8Ty());
+  b_.CreateStore(byte, b_.CreateInBoundsGEP(b_.getInt8Ty(), out_, c_));
+}
+
+void SweepEmitter::emit(const std::string& name) {
+  auto* ptr = llvm::PointerType::getUnqual(ctx_);
+  std::vector<llvm::Type*> params{ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64(), ptr};
+  auto* type = llvm::FunctionType::get(b_.getVoidTy(), params, false);
+  fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
+  fn_->addFnAttr(llvm::Attribute::NoUnwind);
+  for (unsigned i : {0u, 1u, 2u, 3u, 4u, 5u, 6u, 8u}) {
+    fn_->addParamAttr(i, llvm::Attribute::NoAlias);
+    fn_->addParamAttr(i, llvm::Attribute::NoCapture);
+  }
+  for (unsigned i : {0u, 4u, 5u}) fn_->addParamAttr(i, llvm::Attribute::ReadOnly);
+  auto arg = fn_->arg_begin();
+  in_ = &*arg++, out_ = &*arg++, rs_ = &*arg++, gs_ = &*arg++, us_ = &*arg++, ix_ = &*arg++;
+  scratch_ = &*arg++, row_ = &*arg++, record_ = &*arg++;
+
+  entry_ = llvm::BasicBlock::Create(ctx_, "entry", fn_);
+  auto* chunk_head = llvm::BasicBlock::Create(ctx_, "chunk", fn_);
+  chunk_body_ = llvm::BasicBlock::Create(ctx_, "chunk.body", fn_);
+  auto* inner = llvm::BasicBlock::Create(ctx_, "inner", fn_);
+  auto* inner_exit = llvm::BasicBlock::Create(ctx_, "inner.exit", fn_);
+  auto* exit = llvm::BasicBlock::Create(ctx_, "exit", fn_);
+  b_.SetInsertPoint(entry_);
+  b_.CreateBr(chunk_head);
+  cols_ = ix(0);
+  row_base_ = hoist(kRowBase, 0, [&] { return llvm::IRBuilder<>(entry_->getTerminator()).CreateMul(row_, cols_); });
+
+  // Accumulators: one per element-domain reduction (not quantiles: they fill scratch),
+  // then the flags.
+  if (!diag_) {
+    for (int id : plan_.reductions) {
+      const NodeInfo& info = L_.nodes[id];
+      if (info.node->kind == NodeKind::Quantile) continue;
+      Acc acc;
+      acc.id = id;
+      acc.group = info.node->level.kind == Level::Kind::Group;
+      bool f32_operand = L_.nodes[info.operands[0]].node->is_element();
+      switch (static_cast<kir::ReduceOp>(info.node->op)) {
+        case kir::ReduceOp::Sum:
+        case kir::ReduceOp::Mean: acc.combine = Combine::FAdd, acc.type = f64(), acc.identity = f64c(0); break;
+        case kir::ReduceOp::Count: acc.combine = Combine::IAdd, acc.type = i64(), acc.identity = i64c(0); break;
+        case kir::ReduceOp::Max:
+        case kir::ReduceOp::Min: {
+          bool max = static_cast<kir::ReduceOp>(info.node->op) == kir::ReduceOp::Max;
+          acc.combine = max ? Combine::SMax : Combine::SMin;
+          acc.type = f32_operand ? i32() : i64();
+          uint64_t lowest = f32_operand ? uint64_t(INT32_MIN) : uint64_t(INT64_MIN);
+          uint64_t highest = f32_operand ? uint64_t(INT32_MAX) : uint64_t(INT64_MAX);
+          acc.identity = llvm::ConstantInt::get(acc.type, max ? lowest : highest);
+          break;
+        }
+      }
+      add_acc(acc);
+    }
+    for (int flag = 0; flag < kFlagCount; ++flag) {
+      Acc acc;
+      acc.flag = flag;
+      acc.combine = Combine::Or;
+      acc.type = i32();
+      acc.identity = b_.getInt32(0);
+      add_acc(acc);
+    }
+    for (auto& acc : accs_)
+      if (acc.flag >= 0) flags_[acc.flag] = &acc;
+  }
+
+  // Chunk loop: [c0, end) where end is the next boundary of any group size used here.
+  b_.SetInsertPoint(chunk_head);
+  auto* c0 = b_.CreatePHI(i64(), 2, "c0");
+  c0->addIncoming(i64c(0), entry_);
+  for (auto& acc : accs_)
+    if (!acc.group) {
+      acc.chunk_phi = b_.CreatePHI(acc.type, 2);
+      acc.chunk_phi->addIncoming(acc.identity, entry_);
+    }
+  b_.CreateCondBr(b_.CreateICmpSLT(c0, cols_), chunk_body_, exit);
+
+  b_.SetInsertPoint(chunk_body_);
+  group_index_.assign(L_.size_nodes.size(), i64c(0));
+  Value* end = cols_;
+  for (int k : plan_.size_classes) {
+    Value* size = ix(L_.ix.size_base + k);
+    group_index_[k] = b_.CreateUDiv(c0, size);
+    Value* boundary = b_.CreateMul(b_.CreateAdd(group_index_[k], i64c(1)), size);
+    end = b_.CreateSelect(b_.CreateICmpSLT(boundary, end), boundary, end);
+  }
+  b_.CreateBr(inner);
+
+  // Inner loop over the chunk's columns: one element per iteration, no branches.
+  b_.SetInsertPoint(inner);
+  auto* c = b_.CreatePHI(i64(), 2, "c");
+  c->addIncoming(c0, chunk_body_);
+  c_ = c;
+  for (auto& acc : accs_) {
+    acc.inner_phi = b_.CreatePHI(acc.type, 2);
+    acc.inner_phi->addIncoming(acc.group ? acc.identity : acc.chunk_phi, chunk_body_);
+    acc.current = acc.inner_phi;
+  }
+  if (plan_.check_input && !diag_) {
+    Value* w = b_.CreateLoad(f32(), b_.CreateInBoundsGEP(f32(), in_, c_));
+    accumulate(*flags_[kFlagInput], b_.CreateZExt(not_finite(w), i32()));
+  }
+  for (int id : plan_.reductions) reduce(id);
+  if (plan_.output) write_output();
+  Value* next = b_.CreateAdd(c, i64c(1), "", true, true);
+  llvm::BasicBlock* latch = b_.GetInsertBlock();
+  c->addIncoming(next, latch);
+  for (auto& acc : accs_) acc.inner_phi->addIncoming(acc.current, latch);
+  b_.CreateCondBr(b_.CreateICmpSLT(next, end), inner, inner_exit);
+
+  // After the chunk: merge group accumulators into their slots; carry row accumulators.
+  b_.SetInsertPoint(inner_exit);
+  for (auto& acc : accs_) {
+    if (!acc.group) {
+      acc.chunk_phi->addIncoming(acc.current, inner_exit);
+      continue;
+    }
+    const NodeInfo& info = L_.nodes[acc.id];
+    Value* slot = group_slot_ptr(info.slot, info.size_class);
+    llvm::Type* stored = acc.type == f64() ? f64() : i64();
+    Value* old = b_.CreateLoad(stored, slot);
+    Value* mine = acc.type == i32() ? b_.CreateSExt(acc.current, i64()) : acc.current;
+    b_.CreateStore(combine(acc, old, mine), slot);
+  }
+  c0->addIncoming(end, inner_exit);
+  b_.CreateBr(chunk_head);
+
+  // After the row: row accumulators and per-row partials of reductions over all, flags.
+  b_.SetInsertPoint(exit);
+  for (auto& acc : accs_) {
+    if (acc.group) continue;
+    Value* value = acc.chunk_phi;
+    int slot = -1;
+    if (acc.flag >= 0) {
+      slot = plan_.flag_slot + acc.flag;
+      value = b_.CreateUIToFP(value, f64());
+    } else {
+      const NodeInfo& info = L_.nodes[acc.id];
+      slot = info.partial_slot >= 0 ? info.partial_slot : info.slot;
+      if (acc.type == i32()) value = b_.CreateSExt(value, i64());
+    }
+    b_.CreateStore(value, b_.CreateInBoundsGEP(f64(), rs_, i64c(slot)));
+  }
+  b_.CreateRetVoid();
+}
+
+}  // namespace
+
+std::string sweep_symbol(const std::string& prefix, int pass, int sweep, bool diagnose) {
+  return fmt::format("{}_{}p{}s{}", prefix, diagnose ? "d" : "", pass, sweep);
+}
+
+std::unique_ptr<llvm::Module> emit_module(const Layout& layout, llvm::LLVMContext& context, const std::string& prefix,
+                                          bool diagnose) {
+  auto module = std::make_unique<llvm::Module>(prefix, context);
+  for (const auto& pass : layout.sweeps)
+    for (const auto& plan : pass) {
+      if (diagnose && !sweep_can_fail(plan)) continue;
+      SweepEmitter(layout, plan, *module, diagnose).emit(sweep_symbol(prefix, plan.pass, plan.sweep, diagnose));
+    }
+  return module;
+}
+
+}  // namespace kmr::codegen

@@ -1,0 +1,23 @@
+// Test hooks of the executor: settings that make small tests reach the paths large
+// tensors take.
+#pragma once
+
+#include <cstdint>
+
+namespace kmr::codegen::testing {
+
+/// While alive, the exact quantile over a whole tensor collects at most `cap` candidate
+/// units before narrowing by further histogram levels (default 2^20), so a test with a
+/// few thousand elements runs the paths of tensors with millions of ties.
+class CandidateCapOverride {
+ public:
+  explicit CandidateCapOverride(int64_t cap);
+  ~CandidateCapOverride();
+  CandidateCapOverride(const CandidateCapOverride&) = delete;
+  CandidateCapOverride& operator=(const CandidateCapOverride&) = delete;
+
+ private:
+  int64_t saved_;
+};
+
+}  // namespace kmr::codegen::testing

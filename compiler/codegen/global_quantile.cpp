@@ -1,0 +1,271 @@
+// The exact quantile over a whole tensor without sorting it, on order-preserving integer
+// keys of the units' values (ties broken by position, as the interpreter breaks them).
+//
+// Fast path, in the pass that reads the tensor (each row's operand values land in its
+// scratch row, then one vectorised scan of that row):
+// 1. Before the pass, a bracket of keys [lo, hi] that holds rank k with overwhelming
+//    probability: ranks k·m/n ± 4σ (+64) of a sample of m units from 64 evenly spaced
+//    rows. (A tensor of at most candidate_cap units is bracketed whole.)
+// 2. Per row: units below lo are counted, units inside collected with their positions.
+// 3. After the pass, if `below` ≤ k < `below` + collected, a radix select among the
+//    candidates (tasks are row blocks in order, so candidates are in position order)
+//    gives rank k − below: exact, in one read of the tensor.
+// Exact fallback (too few rows to sample, a bracket that missed, too many candidates): a
+// histogram of the keys' top 16 bits, then — re-reading rows — the units of the bucket
+// holding k, or the next 16 bits within it, and so on; when the whole key is known,
+// per-row counts of that key locate the tie's row, and one row is read again for its column.
+#include <atomic>
+#include <cmath>
+
+#include "compiler/codegen/executor_testing.h"
+#include "compiler/codegen/run_state.h"
+#include "compiler/kir/semantics.h"
+
+namespace kmr::codegen {
+namespace {
+
+constexpr int kLevelBits = 16;
+constexpr size_t kBuckets = size_t{1} << kLevelBits;
+constexpr int64_t kSampleRows = 64;
+constexpr int64_t kMinRowsToSample = 256;  // with fewer rows, 64 of them are too much of the tensor
+constexpr int64_t kSampleUnits = int64_t{1} << 18;
+
+// At most this many candidates (16 bytes each) are collected.
+std::atomic<int64_t> candidate_cap{int64_t{1} << 20};
+
+// Finds the bucket holding rank `target`: adds the units of smaller buckets to `below`.
+size_t pick_bucket(const std::vector<uint64_t>& hist, int64_t target, int64_t& below) {
+  size_t bucket = 0;
+  while (bucket + 1 < hist.size() && below + static_cast<int64_t>(hist[bucket]) <= target) below += hist[bucket++];
+  return bucket;
+}
+
+// Calls fn(value, key, column) for every unit of a scratch row.
+template <class F>
+void for_units(bool f64, const uint8_t* base, int64_t cols, F fn) {
+  if (f64) {
+    const auto* v = reinterpret_cast<const double*>(base);
+    for (int64_t c = 0; c < cols; ++c) fn(v[c], rank_key(v[c]), c);
+  } else {
+    const auto* v = reinterpret_cast<const float*>(base);
+    for (int64_t c = 0; c < cols; ++c) fn(static_cast<double>(v[c]), static_cast<uint64_t>(rank_key(v[c])), c);
+  }
+}
+
+// Counts the units of v[0..n) whose keys are below lo; appends those in [lo, hi] (with
+// position base + index) to `out`. Four units at a time in 16-byte vectors (the width
+// every x86-64 and ARM64 has), on signed keys (rank_key with the top bit flipped: signed
+// vector compares exist everywhere, unsigned ones do not).
+int64_t scan_bracket(const float* v, int64_t n, uint32_t lo, uint32_t hi, int64_t base, std::vector<Candidate>& out) {
+  int64_t below = 0, c = 0;
+#if defined(__GNUC__)
+  typedef int32_t i32x4 __attribute__((vector_size(16)));
+  const int32_t slo = static_cast<int32_t>(lo ^ 0x80000000u), shi = static_cast<int32_t>(hi ^ 0x80000000u);
+  while (c + 4 <= n) {
+    // Lane counts stay far below 2^31: flushed every 2^24 units.
+    i32x4 counts = {0, 0, 0, 0};
+    int64_t end = std::min(n, c + (int64_t{1} << 24)) - 3;
+    for (; c < end; c += 4) {
+      i32x4 u;
+      std::memcpy(&u, v + c, sizeof u);
+      // rank_key, branch-free: ±0 as +0, every NaN as one value above +inf.
+      i32x4 magnitude = u & 0x7fffffff;
+      i32x4 zero = magnitude == 0, nan = magnitude > 0x7f800000;
+      u = (u & ~zero & ~nan) | (nan & 0x7fc00000);
+      i32x4 key = u ^ ((u >> 31) & 0x7fffffff);
+      counts -= key < slo;
+      i32x4 inside = (key >= slo) & (key <= shi);
+      uint64_t lanes[2];
+      std::memcpy(lanes, &inside, sizeof lanes);
+      if ((lanes[0] | lanes[1]) == 0) continue;
+      for (int i = 0; i < 4; ++i)
+        if (inside[i]) out.push_back({static_cast<double>(v[c + i]), base + c + i});
+    }
+    for (int i = 0; i < 4; ++i) below += counts[i];
+  }
+#endif
+  for (; c < n; ++c) {
+    uint32_t key = rank_key(v[c]);
+    below += key < lo;
+    if (key >= lo && key <= hi) out.push_back({static_cast<double>(v[c]), base + c});
+  }
+  return below;
+}
+
+}  // namespace
+
+testing::CandidateCapOverride::CandidateCapOverride(int64_t cap) : saved_(candidate_cap.exchange(cap)) {}
+testing::CandidateCapOverride::~CandidateCapOverride() { candidate_cap.store(saved_); }
+
+void RunState::plan_select(GlobalSelect& g) {
+  const NodeInfo& info = L.nodes[g.id];
+  int64_t n = rows * cols, tasks = row_tasks(), cap = candidate_cap.load();
+  g.below.assign(tasks, 0);
+  g.found.assign(tasks, {});
+  g.collected = 0;
+  g.overflow = false;
+  g.bracket = n <= cap;
+  g.lo = 0;
+  g.hi = ~uint64_t{0};
+  if (g.bracket || rows < kMinRowsToSample) return;
+  // A sample: every stride-th unit of 64 evenly spaced rows, their operand computed by
+  // processing those rows up to the sweep (processing is idempotent; the pass redoes them).
+  int64_t stride = std::max<int64_t>(1, kSampleRows * cols / kSampleUnits);
+  std::vector<std::vector<double>> parts(kSampleRows);
+  pool.run(kSampleRows, threads, [&](int64_t task, int worker) {
+    process_row(g.pass, task * rows / kSampleRows, workers[worker], Mode::Rerun, g.sweep, [&](int64_t, Worker& w, int64_t) {
+      const uint8_t* base = reinterpret_cast<const uint8_t*>(w.scratch.data()) + ix[L.ix.scratch_base + info.scratch];
+      for_units(info.scratch_f64, base, cols, [&](double v, uint64_t, int64_t c) {
+        if (c % stride == 0) parts[task].push_back(v);
+      });
+    }, task);
+  });
+  std::vector<double> sample;
+  for (const auto& part : parts) sample.insert(sample.end(), part.begin(), part.end());
+  auto m = static_cast<int64_t>(sample.size());
+  int64_t target = std::min(kir::sem::quantile_rank(us[L.nodes[info.operands[1]].slot], n), n - 1);
+  double p = (static_cast<double>(target) + 0.5) / static_cast<double>(n);
+  double center = p * static_cast<double>(m), margin = 4 * std::sqrt(static_cast<double>(m) * p * (1 - p)) + 64;
+  auto lo_rank = static_cast<int64_t>(std::floor(center - margin)), hi_rank = static_cast<int64_t>(std::ceil(center + margin));
+  auto key_at = [&](int64_t rank) {
+    double v = sample[select_rank(sample.data(), m, rank, workers[0].select)];
+    return info.scratch_f64 ? rank_key(v) : static_cast<uint64_t>(rank_key(static_cast<float>(v)));
+  };
+  if (lo_rank > 0) g.lo = key_at(lo_rank);
+  if (hi_rank < m - 1) g.hi = key_at(hi_rank);
+  g.bracket = true;
+}
+
+void RunState::histogram_row(GlobalSelect& g, Worker& w) {
+  const NodeInfo& info = L.nodes[g.id];
+  auto& hist = w.hist[g.index];
+  if (hist.empty()) hist.assign(kBuckets, 0);
+  const uint8_t* base = reinterpret_cast<const uint8_t*>(w.scratch.data()) + ix[L.ix.scratch_base + info.scratch];
+  int shift = info.scratch_f64 ? 64 - kLevelBits : 32 - kLevelBits;
+  for_units(info.scratch_f64, base, cols, [&](double, uint64_t key, int64_t) { ++hist[key >> shift]; });
+}
+
+void RunState::select_row(GlobalSelect& g, int64_t row, Worker& w, int64_t task) {
+  if (!g.bracket) return histogram_row(g, w);
+  if (g.overflow) return;  // the fallback will read the tensor again
+  const NodeInfo& info = L.nodes[g.id];
+  const uint8_t* base = reinterpret_cast<const uint8_t*>(w.scratch.data()) + ix[L.ix.scratch_base + info.scratch];
+  auto& found = g.found[task];
+  size_t before = found.size();
+  if (info.scratch_f64) {
+    for_units(true, base, cols, [&](double v, uint64_t key, int64_t c) {
+      g.below[task] += key < g.lo;
+      if (key >= g.lo && key <= g.hi) found.push_back({v, row * cols + c});
+    });
+  } else {
+    g.below[task] += scan_bracket(reinterpret_cast<const float*>(base), cols, static_cast<uint32_t>(g.lo),
+                                  static_cast<uint32_t>(g.hi), row * cols, found);
+  }
+  if (g.collected += static_cast<int64_t>(found.size() - before); g.collected > candidate_cap.load()) g.overflow = true;
+}
+
+void RunState::select_over_all(int id) {
+  GlobalSelect& g = *select_of(id);
+  const NodeInfo& info = L.nodes[id];
+  int64_t n = rows * cols;
+  int64_t k = kir::sem::quantile_rank(us[L.nodes[info.operands[1]].slot], n);
+  us[info.slot] = 0;
+  us[info.pos_slot] = from_i64(kPastEnd);
+  if (n == 0) return;
+  int64_t target = std::min(k, n - 1);
+  double value = 0;
+  int64_t pos = 0;
+  auto finish = [&] {
+    us[info.slot] = value;
+    us[info.pos_slot] = from_i64(k == n ? kPastEnd : pos);
+    g.found.clear();
+  };
+  // Select among candidates (in position order) the one at rank `rank` among them.
+  auto pick = [&](const std::vector<std::vector<Candidate>>& found, int64_t rank) {
+    std::vector<double> values;
+    std::vector<int64_t> positions;
+    for (const auto& part : found)
+      for (const auto& c : part) values.push_back(c.value), positions.push_back(c.pos);
+    auto m = static_cast<int64_t>(values.size());
+    if (m == 0) return;  // unreachable: the counts said rank k is among them
+    int64_t index = select_rank(values.data(), m, std::min(rank, m - 1), workers[0].select);
+    value = values[index];
+    pos = positions[index];
+  };
+  auto scratch_of = [&](Worker& w) {
+    return reinterpret_cast<const uint8_t*>(w.scratch.data()) + ix[L.ix.scratch_base + info.scratch];
+  };
+
+  // The fast path: rank k inside the bracket.
+  if (g.bracket && !g.overflow) {
+    int64_t below = 0, inside = 0;
+    for (size_t t = 0; t < g.found.size(); ++t) below += g.below[t], inside += static_cast<int64_t>(g.found[t].size());
+    if (below <= target && target < below + inside) {
+      pick(g.found, target - below);
+      return finish();
+    }
+  }
+  g.found.clear();
+  if (g.bracket) rerun(g.pass, g.sweep, [&](int64_t, Worker& w, int64_t) { histogram_row(g, w); });
+
+  // The fallback, from the level-1 histogram.
+  const int width = info.scratch_f64 ? 64 : 32;
+  std::vector<uint64_t> hist(kBuckets, 0);
+  for (auto& w : workers) {
+    auto& mine = w.hist[g.index];
+    for (size_t b = 0; b < mine.size(); ++b) hist[b] += mine[b];
+  }
+  int shift = width - kLevelBits;
+  int64_t below = 0;
+  uint64_t prefix = static_cast<uint64_t>(pick_bucket(hist, target, below)) << shift;
+  int64_t count = static_cast<int64_t>(hist[prefix >> shift]);
+  for (;;) {
+    uint64_t top = prefix >> shift;
+    if (count <= candidate_cap.load()) {
+      // The bucket's units, in position order, and a select among them.
+      std::vector<std::vector<Candidate>> per_task(row_tasks());
+      rerun(g.pass, g.sweep, [&](int64_t row, Worker& w, int64_t task) {
+        for_units(info.scratch_f64, scratch_of(w), cols, [&](double v, uint64_t key, int64_t c) {
+          if ((key >> shift) == top) per_task[task].push_back({v, row * cols + c});
+        });
+      });
+      pick(per_task, target - below);
+      break;
+    }
+    if (shift == 0) {
+      // Every unit of the bucket has the key `prefix`: count them per row, then find the
+      // tie's column in its row.
+      std::vector<int64_t> per_row(rows, 0);
+      rerun(g.pass, g.sweep, [&](int64_t row, Worker& w, int64_t) {
+        for_units(info.scratch_f64, scratch_of(w), cols, [&](double, uint64_t key, int64_t) { per_row[row] += key == prefix; });
+      });
+      int64_t want = target - below, row = 0;
+      while (row + 1 < rows && per_row[row] <= want) want -= per_row[row++];
+      process_row(g.pass, row, workers[0], Mode::Rerun, g.sweep, [&](int64_t, Worker& w, int64_t) {
+        for_units(info.scratch_f64, scratch_of(w), cols, [&](double v, uint64_t key, int64_t c) {
+          if (key == prefix && want-- == 0) value = v, pos = row * cols + c;
+        });
+      }, 0);
+      break;
+    }
+    // The next 16 bits, within the bucket.
+    int next = shift - kLevelBits;
+    std::vector<std::vector<uint64_t>> level(workers.size(), std::vector<uint64_t>(kBuckets, 0));
+    rerun(g.pass, g.sweep, [&](int64_t, Worker& w, int64_t) {
+      auto& mine = level[&w - workers.data()];
+      for_units(info.scratch_f64, scratch_of(w), cols, [&](double, uint64_t key, int64_t) {
+        if ((key >> shift) == top) ++mine[(key >> next) & (kBuckets - 1)];
+      });
+    });
+    std::fill(hist.begin(), hist.end(), 0);
+    for (const auto& mine : level)
+      for (size_t b = 0; b < kBuckets; ++b) hist[b] += mine[b];
+    size_t bucket = pick_bucket(hist, target, below);
+    prefix |= static_cast<uint64_t>(bucket) << next;
+    count = static_cast<int64_t>(hist[bucket]);
+    shift = next;
+  }
+  finish();
+}
+
+}  // namespace kmr::codegen

@@ -1,0 +1,351 @@
+// The JIT: OrcJit (the one class that touches ORC: host target, O3, object code, linking
+// with a ResourceTracker per kernel) and the caches in front of it.
+#include "compiler/codegen/jit.h"
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <llvm/Config/llvm-config.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/TargetParser/Host.h>
+
+#include "compiler/codegen/compiled_kernel.h"
+#include "compiler/codegen/emit_llvm.h"
+#include "compiler/codegen/executor.h"
+#include "compiler/codegen/thread_pool.h"
+
+namespace kmr::codegen {
+namespace {
+
+Error from_llvm(llvm::Error error, const std::string& what) {
+  return Error{fmt::format("JIT: {}: {}", what, llvm::toString(std::move(error)))};
+}
+
+llvm::Error llvm_error(const std::string& message) {
+  return llvm::make_error<llvm::StringError>(message, llvm::inconvertibleErrorCode());
+}
+
+// The host as the code is compiled for it (and as cache keys name it).
+struct Host {
+  std::string triple, cpu, features;
+};
+
+Host detect_host() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    llvm::InitializeNativeTargetAsmParser();
+  });
+  Host host;
+  host.triple = llvm::sys::getProcessTriple();
+  host.cpu = llvm::sys::getHostCPUName().str();
+  llvm::StringMap<bool> features;
+  std::map<std::string, bool> sorted;  // a stable order, so cache keys are stable
+  if (llvm::sys::getHostCPUFeatures(features))
+    for (const auto& feature : features) sorted[feature.getKey().str()] = feature.getValue();
+  for (const auto& [name, on] : sorted) host.features += (host.features.empty() ? "" : ",") + std::string(on ? "+" : "-") + name;
+  return host;
+}
+
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>> make_target_machine(const Host& host) {
+  std::string error;
+  const llvm::Target* target = llvm::TargetRegistry::lookupTarget(host.triple, error);
+  if (!target) return llvm_error(error);
+  llvm::TargetOptions options;
+  options.AllowFPOpFusion = llvm::FPOpFusion::Strict;  // no FMA contraction: the interpreter's rounding
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      host.triple, host.cpu, host.features, options, llvm::Reloc::PIC_, llvm::CodeModel::Small, llvm::CodeGenOpt::Aggressive));
+  if (!machine) return llvm_error("cannot create a target machine for " + host.triple);
+  return machine;
+}
+
+// The O3 pipeline, with the target's cost model (so the vectorizer uses its vector width).
+void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
+  module.setDataLayout(machine.createDataLayout());
+  module.setTargetTriple(machine.getTargetTriple().str());
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  // The loop vectorizer on, but not interleaving: the loops are bound by memory and f32
+  // division, not by latency, and interleaving costs a fifth of the compile time
+  // (docs/performance.md). No SLP vectorizer: the sweeps' work is all in their loops.
+  llvm::PipelineTuningOptions tuning;
+  tuning.LoopVectorization = true;
+  tuning.LoopInterleaving = false;
+  tuning.SLPVectorization = false;
+  llvm::PassBuilder builder(&machine, tuning);
+  builder.registerModuleAnalyses(mam);
+  builder.registerCGSCCAnalyses(cgam);
+  builder.registerFunctionAnalyses(fam);
+  builder.registerLoopAnalyses(lam);
+  builder.crossRegisterProxies(lam, fam, cgam, mam);
+  builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, mam);
+}
+
+// A module fresh from the emitter, checked: a broken module is a compiler bug, reported.
+llvm::Error verify(llvm::Module& module) {
+  std::string message;
+  llvm::raw_string_ostream os(message);
+  if (llvm::verifyModule(module, &os)) return llvm_error("generated IR is invalid: " + os.str());
+  return llvm::Error::success();
+}
+
+// The one class that talks to ORC.
+class OrcJit {
+ public:
+  static llvm::Expected<std::unique_ptr<OrcJit>> create() {
+    auto jit = std::unique_ptr<OrcJit>(new OrcJit());
+    jit->host_ = detect_host();
+    auto machine = make_target_machine(jit->host_);
+    if (!machine) return machine.takeError();
+    jit->machine_ = std::move(*machine);
+    auto builder = llvm::orc::JITTargetMachineBuilder(llvm::Triple(jit->host_.triple));
+    builder.setCPU(jit->host_.cpu);
+    builder.setRelocationModel(llvm::Reloc::PIC_);
+    builder.setCodeModel(llvm::CodeModel::Small);
+    auto lljit = llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(builder)).create();
+    if (!lljit) return lljit.takeError();
+    jit->lljit_ = std::move(*lljit);
+    // Generated code calls libm (expf, logf, powf): resolved in this process.
+    auto libm = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
+        jit->lljit_->getDataLayout().getGlobalPrefix());
+    if (!libm) return libm.takeError();
+    jit->lljit_->getMainJITDylib().addGenerator(std::move(*libm));
+    return jit;
+  }
+
+  const Host& host() const { return host_; }
+
+  /// Optimises `module` (O3) and compiles it to an object file.
+  llvm::Expected<std::string> compile(llvm::Module& module) {
+    if (auto error = verify(module)) return error;
+    optimize(module, *machine_);
+    llvm::SmallVector<char, 0> buffer;
+    llvm::raw_svector_ostream os(buffer);
+    llvm::legacy::PassManager passes;
+    if (machine_->addPassesToEmitFile(passes, os, nullptr, llvm::CGFT_ObjectFile))
+      return llvm_error("the target cannot emit object files");
+    passes.run(module);
+    return std::string(buffer.begin(), buffer.end());
+  }
+
+  /// Links `object` under a new tracker and finds `symbols`; on failure nothing stays linked.
+  llvm::Expected<std::vector<SweepFn>> load(const std::string& object, const std::vector<std::string>& symbols,
+                                            llvm::orc::ResourceTrackerSP& tracker) {
+    tracker = lljit_->getMainJITDylib().createResourceTracker();
+    auto buffer = llvm::MemoryBuffer::getMemBufferCopy(object, "kmr-kernel");
+    std::vector<SweepFn> out;
+    llvm::Error error = lljit_->addObjectFile(tracker, std::move(buffer));
+    for (size_t i = 0; !error && i < symbols.size(); ++i) {
+      auto address = lljit_->lookup(symbols[i]);
+      if (!address) error = address.takeError();
+      else out.push_back(address->toPtr<SweepFn>());
+    }
+    if (error) {
+      llvm::Error removed = tracker->remove();
+      tracker = nullptr;
+      return llvm::joinErrors(std::move(error), std::move(removed));
+    }
+    return out;
+  }
+
+ private:
+  OrcJit() = default;
+  Host host_;
+  std::unique_ptr<llvm::TargetMachine> machine_;
+  std::unique_ptr<llvm::orc::LLJIT> lljit_;
+};
+
+std::vector<std::string> symbols_of(const Layout& layout, const std::string& prefix, bool diagnose) {
+  std::vector<std::string> out;
+  for (const auto& pass : layout.sweeps)
+    for (const auto& plan : pass)
+      if (!diagnose || sweep_can_fail(plan)) out.push_back(sweep_symbol(prefix, plan.pass, plan.sweep, diagnose));
+  return out;
+}
+
+// Function pointers in [pass][sweep] order, from the flat list `symbols_of` made.
+SweepTable to_table(const Layout& layout, const std::vector<SweepFn>& fns, bool diagnose) {
+  SweepTable table(layout.sweeps.size());
+  size_t next = 0;
+  for (size_t p = 0; p < layout.sweeps.size(); ++p)
+    for (const auto& plan : layout.sweeps[p])
+      table[p].push_back(!diagnose || sweep_can_fail(plan) ? fns[next++] : nullptr);
+  return table;
+}
+
+}  // namespace
+
+struct Jit::Impl {
+  std::unique_ptr<OrcJit> orc;
+  DiskCache disk{""};
+  ThreadPool pool;
+  mutable std::mutex mutex;
+  struct Entry {
+    std::shared_ptr<CompiledKernel> code;
+    std::vector<llvm::orc::ResourceTrackerSP> trackers;  // the kernel's code, then its diagnostic code
+  };
+  std::unordered_map<uint64_t, std::vector<Entry>> cache;  // by structural hash, then verified by structure
+  JitStats stats;
+
+  std::string disk_key(const Layout& layout) const {
+    const Host& host = orc->host();
+    return fmt::format("kmr-jit abi {}\nllvm {}\n{} {} {}\n{}", kCodegenAbiVersion, LLVM_VERSION_STRING, host.triple,
+                       host.cpu, host.features, layout.canonical);
+  }
+
+  Expected<std::shared_ptr<const CompiledKernel>> get(const passes::PreparedKernel& prepared);
+  Expected<SweepTable> compile_diagnostics(Entry& entry, const std::string& prefix);
+};
+
+Expected<std::shared_ptr<const CompiledKernel>> Jit::Impl::get(const passes::PreparedKernel& prepared) {
+  Layout layout = make_layout(prepared);
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& entries = cache[layout.hash];
+  for (const auto& entry : entries)
+    if (entry.code->layout.canonical == layout.canonical) {
+      ++stats.memory_hits;
+      return std::shared_ptr<const CompiledKernel>(entry.code);
+    }
+  auto start = std::chrono::steady_clock::now();
+  // Another structure with the same hash gets its own symbols (and no disk cache).
+  size_t salt = entries.size();
+  std::string prefix = fmt::format("kmr_{:016x}_{}", layout.hash, salt);
+  auto code = std::make_shared<CompiledKernel>();
+  code->prepared = prepared;  // shares the nodes, so keeps the layout's node pointers valid
+  code->layout = std::move(layout);
+  Entry entry;
+  entry.code = code;
+  auto symbols = symbols_of(code->layout, prefix, false);
+  std::string key = salt == 0 ? disk_key(code->layout) : "";
+  std::vector<SweepFn> fns;
+  if (!key.empty()) {
+    if (auto object = disk.load(key)) {
+      llvm::orc::ResourceTrackerSP tracker;
+      auto loaded = orc->load(*object, symbols, tracker);
+      if (loaded) {
+        fns = std::move(*loaded);
+        entry.trackers.push_back(tracker);
+        ++stats.disk_hits;
+      } else {
+        llvm::consumeError(loaded.takeError());  // a stale or damaged object: compiled afresh below
+        ++stats.disk_rejected;
+      }
+    } else if (std::ifstream(disk.path_of(key)).good()) {
+      ++stats.disk_rejected;
+    }
+  }
+  if (entry.trackers.empty()) {
+    llvm::LLVMContext context;
+    auto module = emit_module(code->layout, context, prefix, false);
+    auto object = orc->compile(*module);
+    if (!object) return from_llvm(object.takeError(), "compiling kernel '" + prepared.kernel.name + "'");
+    ++stats.compiled;
+    if (!key.empty() && disk.store(key, *object).ok()) ++stats.disk_writes;
+    llvm::orc::ResourceTrackerSP tracker;
+    auto loaded = orc->load(*object, symbols, tracker);
+    if (!loaded) return from_llvm(loaded.takeError(), "linking kernel '" + prepared.kernel.name + "'");
+    fns = std::move(*loaded);
+    entry.trackers.push_back(tracker);
+  }
+  code->sweeps = to_table(code->layout, fns, false);
+  CompiledKernel* raw = code.get();
+  code->compile_diagnostics = [this, raw, prefix]() -> Expected<SweepTable> {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (auto& [hash, list] : cache)
+      for (auto& entry : list)
+        if (entry.code.get() == raw) return compile_diagnostics(entry, prefix);
+    return Error{"JIT: kernel no longer cached"};
+  };
+  stats.last_prepare_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  entries.push_back(std::move(entry));
+  return std::shared_ptr<const CompiledKernel>(code);
+}
+
+// Diagnostic sweeps are compiled only when a run fails, never cached on disk.
+Expected<SweepTable> Jit::Impl::compile_diagnostics(Entry& entry, const std::string& prefix) {
+  const Layout& layout = entry.code->layout;
+  llvm::LLVMContext context;
+  auto module = emit_module(layout, context, prefix, true);
+  auto object = orc->compile(*module);
+  if (!object) return from_llvm(object.takeError(), "compiling diagnostics");
+  llvm::orc::ResourceTrackerSP tracker;
+  auto loaded = orc->load(*object, symbols_of(layout, prefix, true), tracker);
+  if (!loaded) return from_llvm(loaded.takeError(), "linking diagnostics");
+  entry.trackers.push_back(tracker);
+  return to_table(layout, *loaded, true);
+}
+
+Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Jit::~Jit() = default;
+
+Expected<std::unique_ptr<Jit>> Jit::create(JitOptions options) {
+  auto orc = OrcJit::create();
+  if (!orc) return from_llvm(orc.takeError(), "setting up the host target");
+  auto impl = std::make_unique<Impl>();
+  impl->orc = std::move(*orc);
+  impl->disk = DiskCache(options.cache_dir);
+  return std::unique_ptr<Jit>(new Jit(std::move(impl)));
+}
+
+Status Jit::compile(const passes::PreparedKernel& kernel) {
+  auto code = impl_->get(kernel);
+  if (!code) return code.error();
+  return Status::success();
+}
+
+Status Jit::run_into(const passes::PreparedKernel& kernel, const kir::TensorView& input, const kir::ParamValues& params,
+                     int threads, kir::KernelOutput& out) {
+  auto code = impl_->get(kernel);
+  if (!code) return code.error();
+  return execute(**code, kernel.kernel, input, params, impl_->pool, threads, out);
+}
+
+Expected<kir::KernelOutput> Jit::run(const passes::PreparedKernel& kernel, const kir::TensorView& input,
+                                     const kir::ParamValues& params, int threads) {
+  kir::KernelOutput out;
+  if (auto status = run_into(kernel, input, params, threads, out); !status) return status.error();
+  return out;
+}
+
+JitStats Jit::stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->stats;
+}
+
+std::string Jit::host() const { return impl_->orc->host().cpu + " " + impl_->orc->host().features; }
+
+Expected<std::string> emit_llvm_ir(const passes::PreparedKernel& kernel, bool optimize_it) {
+  Host host = detect_host();
+  auto machine = make_target_machine(host);
+  if (!machine) return from_llvm(machine.takeError(), "setting up the host target");
+  Layout layout = make_layout(kernel);
+  llvm::LLVMContext context;
+  auto module = emit_module(layout, context, fmt::format("kmr_{:016x}", layout.hash), false);
+  if (auto error = verify(*module)) return from_llvm(std::move(error), "kernel '" + kernel.kernel.name + "'");
+  if (optimize_it) optimize(*module, **machine);
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module->print(os, nullptr);
+  return os.str();
+}
+
+}  // namespace kmr::codegen

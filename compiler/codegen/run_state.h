@@ -1,0 +1,146 @@
+// The state of one kernel run, shared by the executor's files (executor.cpp drives the
+// passes, coarse_eval.cpp computes coarse values, global_quantile.cpp selects over all).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "compiler/codegen/compiled_kernel.h"
+#include "compiler/codegen/rank_select.h"
+#include "compiler/codegen/thread_pool.h"
+#include "compiler/kir/tensor.h"
+
+namespace kmr::codegen {
+
+constexpr int64_t kPastEnd = std::numeric_limits<int64_t>::max();
+
+inline int64_t as_i64(double slot) {
+  int64_t v;
+  std::memcpy(&v, &slot, sizeof v);
+  return v;
+}
+inline double from_i64(int64_t v) {
+  double slot;
+  std::memcpy(&slot, &v, sizeof slot);
+  return slot;
+}
+
+/// A unit of a tensor-wide quantile that may be the one selected: its value and position.
+struct Candidate {
+  double value;
+  int64_t pos;
+};
+
+/// One exact quantile over a whole tensor while its pass runs (global_quantile.cpp): either
+/// the units inside a bracket of keys [lo, hi] are collected (and those below counted),
+/// or a histogram of the keys' top bits is built.
+struct GlobalSelect {
+  int id = -1, pass = 0, sweep = 0;  // the quantile, and the sweep that fills its scratch rows
+  int index = 0;                     // in RunState::selects (and Worker::hist)
+  bool bracket = false;
+  uint64_t lo = 0, hi = 0;
+  std::vector<int64_t> below;                 // per task
+  std::vector<std::vector<Candidate>> found;  // per task (tasks are row blocks, in order)
+  std::atomic<int64_t> collected{0};
+  std::atomic<bool> overflow{false};
+};
+
+/// One worker's buffers: the current row's group slots and quantile scratch rows.
+struct Worker {
+  std::vector<double> gs;
+  std::vector<double> scratch;  // 8-byte aligned; quantile rows at byte offsets ix[scratch_base + i]
+  std::vector<std::vector<uint64_t>> hist;  // per GlobalSelect: level-1 histogram
+  SelectScratch select;
+  std::array<double, kDiagRecordSize> record{};
+};
+
+class RunState {
+ public:
+  RunState(const CompiledKernel& code, const kir::Kernel& kernel, const kir::TensorView& input,
+           const kir::ParamValues& params, ThreadPool& pool, int threads, kir::KernelOutput& out);
+  Status run();
+
+  // What a row's processing does after its sweeps (see process_row).
+  enum class Mode { Normal, Rerun, Diagnose };
+  using RowHook = std::function<void(int64_t row, Worker& worker, int64_t task)>;
+
+  // -- executor.cpp
+  void process_row(int pass, int64_t row, Worker& worker, Mode mode, int last_sweep, const RowHook& hook, int64_t task);
+  /// Runs fn(row, worker, task) for every row, rows in contiguous blocks (tasks, in row order).
+  void for_rows(const std::function<void(int64_t, Worker&, int64_t)>& fn);
+  int64_t row_tasks() const;
+  /// Processes rows 0..rows of pass `pass` up to `last_sweep` again (idempotent: every
+  /// row slot, group slot and scratch row is rewritten with the same values), then `hook`.
+  void rerun(int pass, int last_sweep, const RowHook& hook) {
+    for_rows([&](int64_t row, Worker& w, int64_t task) { process_row(pass, row, w, Mode::Rerun, last_sweep, hook, task); });
+  }
+
+  // -- coarse_eval.cpp
+  void eval_uniform(int id);
+  void eval_stage(int pass, int stage, int64_t row, Worker& worker);
+  void finalize(int id);
+  double coarse_at(int id, int64_t row, int64_t group, const Worker& worker) const;
+
+  // -- global_quantile.cpp
+  /// Before the pass that fills `g`'s scratch rows: a bracket from a sample of rows, or a histogram.
+  void plan_select(GlobalSelect& g);
+  /// After that sweep, for each row.
+  void select_row(GlobalSelect& g, int64_t row, Worker& worker, int64_t task);
+  void histogram_row(GlobalSelect& g, Worker& worker);
+  void select_over_all(int id);
+  GlobalSelect* select_of(int id) {
+    for (auto& g : selects)
+      if (g->id == id) return g.get();
+    return nullptr;
+  }
+
+  /// Records a failure; the one with the smallest key is reported (the interpreter's order:
+  /// 3 coarse values by node, 4 bits, 5 scales, 6 output elements, 7 measures).
+  void fail(std::array<int64_t, 3> key, const std::string& what);
+
+  const CompiledKernel& code;
+  const Layout& L;
+  const kir::Kernel& kernel;
+  const kir::TensorView& in;
+  const kir::ParamValues& params;
+  ThreadPool& pool;
+  int threads;
+  int64_t rows = 0, cols = 0;
+
+  // Per size class: the effective group size (as the interpreter reports it), the size
+  // the loops use (at least 1), and groups per row.
+  std::vector<int64_t> effective, size, groups;
+  std::vector<int64_t> ix;
+  std::vector<int64_t> gs_offset;     // per group slot
+  std::vector<double> us, rs;         // uniform slots; rows x L.row_slots
+  std::vector<std::vector<double>> kept;  // persistent group slots: [slot] rows x groups
+  std::vector<std::unique_ptr<GlobalSelect>> selects;  // element-domain quantiles over all
+  std::vector<Worker> workers;
+  kir::KernelOutput& out;
+
+  std::optional<std::pair<std::array<int64_t, 3>, std::string>> failure;
+  std::mutex failure_mutex;
+
+  double& row_slot(int64_t row, int slot) { return rs[row * L.row_slots + slot]; }
+  int64_t group_length(int size_class, int64_t group) const {
+    return std::min(size[size_class], cols - group * size[size_class]);
+  }
+
+ private:
+  Status prepare();
+  void run_pass(int pass);
+  void check_input_flags();
+  void diagnose_flags();
+  void set_code_bounds();
+  void assemble_output();
+  std::optional<int64_t> first_bad_weight() const;
+};
+
+}  // namespace kmr::codegen

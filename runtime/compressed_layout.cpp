@@ -1,0 +1,582 @@
+// Recognising compressed groups among stored tensors and reading them back, validated.
+#include "runtime/compressed_layout.h"
+
+#include <algorithm>
+#include <set>
+
+#include "runtime/bit_packing.h"
+#include "runtime/float_codec.h"
+#include "runtime/little_endian.h"
+#include "runtime/strict_json.h"
+
+namespace kmr::runtime {
+namespace {
+
+// The last name components the layout gives meaning to.
+const std::set<std::string, std::less<>> kRoles = {
+    "weight",     "weight_packed", "weight_scale", "weight_zero_point", "weight_shape", "weight_g_idx", "bitmask",
+    "compressed", "row_offsets",   "shape",        "weight_u",          "weight_v",
+};
+
+using Roles = std::map<std::string, const TensorInfo*>;
+
+std::string quote(const std::string& module, const std::string& role) { return "'" + module + "." + role + "'"; }
+
+bool is_integer_dtype(DType d) {
+  return d == DType::I8 || d == DType::U8 || d == DType::I16 || d == DType::U16 || d == DType::I32 || d == DType::U32 ||
+         d == DType::I64 || d == DType::U64;
+}
+
+// Groups the roles of one module, appending its logical tensors to `out`.
+class ModuleGrouper {
+ public:
+  ModuleGrouper(std::string module, Roles roles, const std::optional<QuantizationConfig>& config,
+                const std::string& label)
+      : m_(std::move(module)), roles_(std::move(roles)), config_(config), label_(label) {}
+
+  kmr::Status run(std::vector<LogicalTensor>& out) {
+    SchemeMatch match = config_ ? scheme_for_module(*config_, m_) : SchemeMatch{};
+    std::vector<LogicalTensor> claims;
+    if (has("weight_packed")) {
+      if (auto s = quantized_group(Encoding::PackQuantized, "weight_packed", match, claims); !s) return s;
+    } else if (has("weight") && roles_.at("weight")->dtype == DType::I8 && has("weight_scale")) {
+      if (auto s = quantized_group(Encoding::IntQuantized, "weight", match, claims); !s) return s;
+    } else if (match.by_name && has("weight") && !has("bitmask") && !has("weight_u")) {
+      return error("quantization_config quantizes module '" + m_ + "', but " + quote(m_, "weight") + " is " +
+                   std::string(dtype_name(roles_.at("weight")->dtype)) + " without " + quote(m_, "weight_scale"));
+    }
+    if (has("bitmask")) {
+      LogicalTensor t = start(Encoding::SparseBitmask);
+      for (const char* role : {"compressed", "row_offsets", "shape"}) {
+        if (auto s = need("bitmask", role); !s) return s;
+      }
+      for (const char* role : {"bitmask", "compressed", "row_offsets", "shape"}) take(t, role);
+      claims.push_back(std::move(t));
+    } else {
+      for (const char* role : {"compressed", "row_offsets"}) {
+        if (has(role)) return need(role, "bitmask");
+      }
+    }
+    if (has("weight_u") || has("weight_v")) {
+      if (auto s = need(has("weight_u") ? "weight_u" : "weight_v", has("weight_u") ? "weight_v" : "weight_u"); !s) {
+        return s;
+      }
+      LogicalTensor t = start(Encoding::LowRank);
+      take(t, "weight_u");
+      take(t, "weight_v");
+      claims.push_back(std::move(t));
+    }
+    if (claims.size() > 1 || (!claims.empty() && has("weight"))) {
+      std::string what = has("weight") ? quote(m_, "weight") + " as stored" : std::string("");
+      for (const LogicalTensor& c : claims) {
+        what += (what.empty() ? "" : " and ") + std::string(encoding_name(c.encoding));
+      }
+      return error("module '" + m_ + "' stores its weight twice: " + what);
+    }
+    for (const char* role : {"weight_scale", "weight_zero_point"}) {
+      if (has(role) && !has("weight")) {
+        return error("tensor " + quote(m_, role) + " has no " + quote(m_, "weight_packed") + " or I8 " +
+                     quote(m_, "weight") + " to belong to");
+      }
+    }
+    if (has("weight_shape")) {
+      return error("tensor " + quote(m_, "weight_shape") + " has no " + quote(m_, "weight_packed") + " to describe");
+    }
+    if (has("weight_g_idx")) return unsupported_g_idx();
+    for (LogicalTensor& c : claims) out.push_back(std::move(c));
+    for (const auto& [role, info] : roles_) {
+      LogicalTensor t;
+      t.name = info->name;
+      t.parts.emplace("", *info);
+      out.push_back(std::move(t));
+    }
+    return kmr::Status::success();
+  }
+
+ private:
+  bool has(const std::string& role) const { return roles_.count(role) > 0; }
+
+  kmr::Error error(const std::string& what) const { return kmr::Error{label_ + ": " + what}; }
+
+  kmr::Status need(const std::string& by, const std::string& role) const {
+    if (has(role)) return kmr::Status::success();
+    return error("tensor " + quote(m_, by) + " needs companion " + quote(m_, role) + ", which is missing");
+  }
+
+  kmr::Status unsupported_g_idx() const {
+    return error("tensor " + quote(m_, "weight_g_idx") + ": activation-ordered quantization (g_idx) is not supported");
+  }
+
+  LogicalTensor start(Encoding encoding) const {
+    LogicalTensor t;
+    t.name = m_ + ".weight";
+    t.encoding = encoding;
+    return t;
+  }
+
+  void take(LogicalTensor& t, const std::string& role) {
+    auto it = roles_.find(role);
+    if (it == roles_.end()) return;
+    t.parts.emplace(role, *it->second);
+    roles_.erase(it);
+  }
+
+  kmr::Status quantized_group(Encoding encoding, const std::string& codes_role, const SchemeMatch& match,
+                              std::vector<LogicalTensor>& claims) {
+    if (encoding == Encoding::PackQuantized && has("weight")) {
+      return error("module '" + m_ + "' stores its weight twice: " + quote(m_, "weight") + " and " +
+                   quote(m_, "weight_packed"));
+    }
+    if (auto s = need(codes_role, "weight_scale"); !s) return s;
+    if (encoding == Encoding::PackQuantized) {
+      if (auto s = need(codes_role, "weight_shape"); !s) return s;
+    }
+    if (has("weight_g_idx")) return unsupported_g_idx();
+    LogicalTensor t = start(encoding);
+    if (config_ || encoding == Encoding::PackQuantized) {
+      if (!config_) {
+        return error("tensor " + quote(m_, codes_role) +
+                     ": the metadata has no quantization_config, so the bit width of its codes is unknown");
+      }
+      if (match.scheme == nullptr) {
+        return error("tensor " + quote(m_, codes_role) + ": quantization_config has no config group for module '" + m_ +
+                     "'");
+      }
+      if (!match.scheme->unsupported.empty()) {
+        return error("tensor " + quote(m_, codes_role) + ": " + match.scheme->unsupported);
+      }
+      t.scheme = *match.scheme;
+      if (!match.scheme->symmetric) {
+        if (auto s = need(codes_role, "weight_zero_point"); !s) return s;
+      }
+    }
+    take(t, codes_role);
+    take(t, "weight_scale");
+    if (encoding == Encoding::PackQuantized) take(t, "weight_shape");
+    take(t, "weight_zero_point");
+    claims.push_back(std::move(t));
+    return kmr::Status::success();
+  }
+
+  std::string m_;
+  Roles roles_;
+  const std::optional<QuantizationConfig>& config_;
+  const std::string& label_;
+};
+
+}  // namespace
+
+std::string_view encoding_name(Encoding encoding) {
+  switch (encoding) {
+    case Encoding::Dense:
+      return "dense";
+    case Encoding::IntQuantized:
+      return "int-quantized";
+    case Encoding::PackQuantized:
+      return "pack-quantized";
+    case Encoding::SparseBitmask:
+      return "sparse-bitmask";
+    case Encoding::LowRank:
+      break;
+  }
+  return "low-rank";
+}
+
+const TensorInfo* LogicalTensor::part(std::string_view role) const {
+  auto it = parts.find(std::string(role));
+  return it == parts.end() ? nullptr : &it->second;
+}
+
+std::uint64_t LogicalTensor::stored_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& [role, info] : parts) total += info.end - info.begin;
+  return total;
+}
+
+kmr::Expected<std::vector<LogicalTensor>> group_stored_tensors(const std::vector<TensorInfo>& tensors,
+                                                               const std::optional<QuantizationConfig>& config,
+                                                               const std::string& label) {
+  std::map<std::string, Roles> modules;
+  std::vector<LogicalTensor> out;
+  for (const TensorInfo& t : tensors) {
+    const std::size_t dot = t.name.rfind('.');
+    if (dot != std::string::npos && dot > 0 && kRoles.count(std::string_view(t.name).substr(dot + 1)) > 0) {
+      modules[t.name.substr(0, dot)].emplace(t.name.substr(dot + 1), &t);
+      continue;
+    }
+    LogicalTensor dense;
+    dense.name = t.name;
+    dense.parts.emplace("", t);
+    out.push_back(std::move(dense));
+  }
+  for (auto& [module, roles] : modules) {
+    kmr::Status grouped = ModuleGrouper(module, std::move(roles), config, label).run(out);
+    if (!grouped) return grouped.error();
+  }
+  std::sort(out.begin(), out.end(), [](const LogicalTensor& a, const LogicalTensor& b) { return a.name < b.name; });
+  for (std::size_t i = 1; i < out.size(); ++i) {
+    if (out[i].name == out[i - 1].name) return kmr::Error{label + ": two stored forms of tensor '" + out[i].name + "'"};
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading tensor data
+
+namespace {
+
+std::string describe(const TensorInfo& t) {
+  return "tensor '" + t.name + "' (" + std::string(dtype_name(t.dtype)) + " " + shape_string(t.shape) + ")";
+}
+
+kmr::Expected<std::vector<std::int64_t>> read_ints(const Checkpoint& ckpt, const TensorInfo& t) {
+  if (!is_integer_dtype(t.dtype)) {
+    return kmr::Error{ckpt.path() + ": " + describe(t) + " must hold integers"};
+  }
+  kmr::Expected<ByteView> raw = ckpt.bytes(t);
+  if (!raw) return raw.error();
+  const std::size_t width = static_cast<std::size_t>(dtype_bits(t.dtype) / 8);
+  const bool is_signed =
+      t.dtype == DType::I8 || t.dtype == DType::I16 || t.dtype == DType::I32 || t.dtype == DType::I64;
+  std::vector<std::int64_t> out(raw->size / width);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::uint8_t* p = raw->data + i * width;
+    std::uint64_t u = 0;
+    for (std::size_t b = 0; b < width; ++b) u |= static_cast<std::uint64_t>(p[b]) << (8 * b);
+    if (is_signed && width < 8 && (u >> (8 * width - 1)) != 0) u |= ~std::uint64_t{0} << (8 * width);
+    if (!is_signed && width == 8 && u > static_cast<std::uint64_t>(INT64_MAX)) {
+      return kmr::Error{ckpt.path() + ": " + describe(t) + ": element " + std::to_string(i) + " exceeds 2^63 - 1"};
+    }
+    out[i] = static_cast<std::int64_t>(u);
+  }
+  return out;
+}
+
+kmr::Expected<std::vector<float>> read_floats(const Checkpoint& ckpt, const TensorInfo& t) {
+  if (!dtype_converts_to_f32(t.dtype)) {
+    return kmr::Error{ckpt.path() + ": " + describe(t) + " must hold floating-point values"};
+  }
+  kmr::Expected<ByteView> raw = ckpt.bytes(t);
+  if (!raw) return raw.error();
+  const std::size_t count = raw->size * 8 / static_cast<std::size_t>(dtype_bits(t.dtype));
+  std::vector<float> out(count);
+  decode_to_f32(t.dtype, raw->data, count, out.data());
+  return out;
+}
+
+// A shape stored as a tensor (p.weight_shape, p.shape): a vector of non-negative integers
+// whose element count, and rows x cols view, fit in int64.
+kmr::Expected<std::vector<std::int64_t>> read_shape(const Checkpoint& ckpt, const TensorInfo& t) {
+  if (t.shape.size() != 1) return kmr::Error{ckpt.path() + ": " + describe(t) + " must be a vector of dimensions"};
+  kmr::Expected<std::vector<std::int64_t>> dims = read_ints(ckpt, t);
+  if (!dims) return dims.error();
+  if (!checked_numel(*dims) || !checked_matrix_dims(*dims)) {
+    return kmr::Error{ckpt.path() + ": " + describe(t) + " holds the shape " + shape_string(*dims) +
+                      ", which has a negative dimension or too many elements"};
+  }
+  return dims;
+}
+
+kmr::Error at_file(const Checkpoint& ckpt, const kmr::Error& e) { return kmr::Error{ckpt.path() + ": " + e.message}; }
+
+}  // namespace
+
+kmr::Expected<CompressedCheckpoint> CompressedCheckpoint::open(const std::string& path) {
+  kmr::Expected<Checkpoint> ckpt = Checkpoint::open(path);
+  if (!ckpt) return ckpt.error();
+  return from(std::move(*ckpt));
+}
+
+kmr::Expected<CompressedCheckpoint> CompressedCheckpoint::from(Checkpoint checkpoint) {
+  CompressedCheckpoint c(std::move(checkpoint));
+  const std::string& path = c.checkpoint_.path();
+  const auto& meta = c.checkpoint_.metadata();
+  if (auto it = meta.find(kMetaQuantizationConfig); it != meta.end()) {
+    kmr::Expected<QuantizationConfig> config = parse_quantization_config(it->second, path);
+    if (!config) return config.error();
+    c.config_ = std::move(*config);
+  }
+  std::map<std::string, DType> dtypes;
+  if (auto it = meta.find(kMetaDtypes); it != meta.end()) {
+    kmr::Expected<nlohmann::ordered_json> json = parse_json_strict(it->second, path + ": " + kMetaDtypes);
+    if (!json) return json.error();
+    if (!json->is_object()) return kmr::Error{path + ": " + kMetaDtypes + " must be a JSON object"};
+    for (auto entry = json->begin(); entry != json->end(); ++entry) {
+      std::optional<DType> d = entry.value().is_string() ? parse_dtype(entry.value().get<std::string>()) : std::nullopt;
+      if (!d || !is_value_dtype(*d)) {
+        return kmr::Error{path + ": " + kMetaDtypes + " gives tensor '" + entry.key() + "' the dtype " +
+                          entry.value().dump() + "; original dtypes are F32, F16, BF16 or F64"};
+      }
+      dtypes[entry.key()] = *d;
+    }
+  }
+  kmr::Expected<std::vector<LogicalTensor>> grouped = group_stored_tensors(c.checkpoint_.tensors(), c.config_, path);
+  if (!grouped) return grouped.error();
+  c.tensors_ = std::move(*grouped);
+  for (LogicalTensor& t : c.tensors_) {
+    switch (t.encoding) {
+      case Encoding::Dense:
+        t.shape = t.parts.at("").shape;
+        t.dtype = t.parts.at("").dtype;
+        continue;
+      case Encoding::IntQuantized:
+        t.shape = t.parts.at("weight").shape;
+        if (!checked_matrix_dims(t.shape)) {
+          return kmr::Error{path + ": " + describe(t.parts.at("weight")) +
+                            ": its dimensions after the first multiply to more than 2^63 - 1"};
+        }
+        break;
+      case Encoding::PackQuantized:
+      case Encoding::SparseBitmask: {
+        kmr::Expected<std::vector<std::int64_t>> shape =
+            read_shape(c.checkpoint_, *t.part(t.encoding == Encoding::SparseBitmask ? "shape" : "weight_shape"));
+        if (!shape) return shape.error();
+        t.shape = std::move(*shape);
+        break;
+      }
+      case Encoding::LowRank: {
+        const TensorInfo& u = t.parts.at("weight_u");
+        const TensorInfo& v = t.parts.at("weight_v");
+        if (u.shape.size() != 2 || v.shape.size() != 2 || u.shape[1] != v.shape[0]) {
+          return kmr::Error{path + ": low-rank factors " + describe(u) + " and " + describe(v) +
+                            " must be matrices [rows, rank] and [rank, cols]"};
+        }
+        t.shape = {u.shape[0], v.shape[1]};
+        if (!checked_numel(t.shape)) {
+          return kmr::Error{path + ": low-rank factors of '" + t.name + "' multiply to too many elements"};
+        }
+        break;
+      }
+    }
+    if (auto it = dtypes.find(t.name); it != dtypes.end()) {
+      t.dtype = it->second;
+    } else if (t.encoding == Encoding::SparseBitmask && is_value_dtype(t.parts.at("compressed").dtype)) {
+      t.dtype = t.parts.at("compressed").dtype;
+    } else {
+      t.dtype = DType::F32;
+    }
+  }
+  return c;
+}
+
+const LogicalTensor* CompressedCheckpoint::find(std::string_view name) const {
+  auto it = std::lower_bound(tensors_.begin(), tensors_.end(), name,
+                             [](const LogicalTensor& t, std::string_view n) { return t.name < n; });
+  return it != tensors_.end() && it->name == name ? &*it : nullptr;
+}
+
+kmr::Expected<QuantizedTensor> CompressedCheckpoint::read_quantized(const LogicalTensor& t) const {
+  const std::string& path = checkpoint_.path();
+  if (t.encoding != Encoding::IntQuantized && t.encoding != Encoding::PackQuantized) {
+    return kmr::Error{path + ": tensor '" + t.name + "' is " + std::string(encoding_name(t.encoding)) +
+                      ", not quantized"};
+  }
+  QuantizedTensor q;
+  q.name = t.name;
+  q.shape = t.shape;
+  q.dtype = t.dtype;
+  const MatrixDims dims = matrix_dims(t.shape);
+  const TensorInfo& scale = t.parts.at("weight_scale");
+
+  // The scheme; an int-quantized file without quantization_config is read as 8-bit with
+  // the strategy its scale's shape implies.
+  if (t.scheme) {
+    q.bits = t.scheme->bits;
+    q.strategy = t.scheme->strategy;
+    q.group_size = t.scheme->group_size;
+  } else {
+    const std::optional<std::int64_t> n = checked_numel(scale.shape);
+    if (n && *n == 1) {
+      q.strategy = QuantStrategy::Tensor;
+    } else if (n && *n == dims.rows && !scale.shape.empty() && scale.shape[0] == dims.rows) {
+      q.strategy = QuantStrategy::Channel;
+    } else {
+      return kmr::Error{path + ": " + describe(scale) +
+                        ": without a quantization_config only per-tensor and per-channel scales can be read"};
+    }
+  }
+
+  // Codes.
+  if (t.encoding == Encoding::IntQuantized) {
+    kmr::Expected<ByteView> raw = checkpoint_.bytes(t.parts.at("weight"));
+    if (!raw) return raw.error();
+    q.codes.assign(reinterpret_cast<const std::int8_t*>(raw->data),
+                   reinterpret_cast<const std::int8_t*>(raw->data) + raw->size);
+  } else {
+    const TensorInfo& packed = t.parts.at("weight_packed");
+    const std::vector<std::int64_t> want = {dims.rows, packed_word_count(dims.cols, q.bits)};
+    if (packed.dtype != DType::I32 || packed.shape != want) {
+      return kmr::Error{path + ": " + describe(packed) + " does not match its weight: " + std::to_string(q.bits) +
+                        "-bit codes of shape " + shape_string(t.shape) + " pack into I32 " + shape_string(want)};
+    }
+    kmr::Expected<ByteView> raw = checkpoint_.bytes(packed);
+    if (!raw) return raw.error();
+    q.codes.resize(static_cast<std::size_t>(dims.rows * dims.cols));
+    const std::int64_t bad = unpack_rows(raw->data, dims.rows, dims.cols, q.bits, q.codes.data());
+    if (bad >= 0) {
+      return kmr::Error{path + ": tensor '" + packed.name + "': word " + std::to_string(bad) + " (row " +
+                        std::to_string(bad / want[1]) + ") sets bits outside its " + std::to_string(q.bits) +
+                        "-bit fields (padding past the row's last code, or the word's unused top bits)"};
+    }
+  }
+
+  // Scales.
+  const std::int64_t scales = scale_count(q);
+  const std::vector<std::int64_t> grid = q.strategy == QuantStrategy::Tensor ? std::vector<std::int64_t>{1}
+                                         : q.strategy == QuantStrategy::Channel
+                                             ? std::vector<std::int64_t>{dims.rows, 1}
+                                             : std::vector<std::int64_t>{dims.rows, groups_per_row(q)};
+  const bool scale_shape_ok =
+      checked_numel(scale.shape) == scales &&
+      (q.strategy == QuantStrategy::Tensor || scale.shape == grid ||
+       (q.strategy == QuantStrategy::Channel && scale.shape == std::vector<std::int64_t>{dims.rows}));
+  if (!scale_shape_ok) {
+    std::string scheme = std::string(strategy_name(q.strategy)) + " quantization";
+    if (q.strategy == QuantStrategy::Group) scheme += " (group size " + std::to_string(q.group_size) + ")";
+    return kmr::Error{path + ": " + describe(scale) + " does not fit its weight: " + scheme + " of shape " +
+                      shape_string(t.shape) + " needs " + std::to_string(scales) + " scales, shaped " +
+                      shape_string(grid)};
+  }
+  kmr::Expected<std::vector<float>> scale_values = read_floats(checkpoint_, scale);
+  if (!scale_values) return scale_values.error();
+  q.scales = std::move(*scale_values);
+
+  // Zero points: packed I32 along columns (pack-quantized channel/group), else one integer
+  // per scale.
+  q.symmetric = t.scheme ? t.scheme->symmetric : t.part("weight_zero_point") == nullptr;
+  if (const TensorInfo* zp = t.part("weight_zero_point")) {
+    std::vector<std::int8_t> zeros(static_cast<std::size_t>(scales));
+    const std::vector<std::int64_t> packed_shape = {packed_word_count(dims.rows, q.bits), grid.back()};
+    if (t.encoding == Encoding::PackQuantized && q.strategy != QuantStrategy::Tensor && zp->dtype == DType::I32 &&
+        zp->shape == packed_shape) {
+      kmr::Expected<ByteView> raw = checkpoint_.bytes(*zp);
+      if (!raw) return raw.error();
+      const std::int64_t bad = unpack_columns(raw->data, dims.rows, grid.back(), q.bits, zeros.data());
+      if (bad >= 0) {
+        return kmr::Error{path + ": tensor '" + zp->name + "': word " + std::to_string(bad) +
+                          " sets bits outside its " + std::to_string(q.bits) + "-bit fields"};
+      }
+    } else {
+      kmr::Expected<std::vector<std::int64_t>> values = read_ints(checkpoint_, *zp);
+      if (!values) return values.error();
+      if (static_cast<std::int64_t>(values->size()) != scales) {
+        return kmr::Error{path + ": " + describe(*zp) + " must hold one zero point per scale (" +
+                          std::to_string(scales) + ")" +
+                          (t.encoding == Encoding::PackQuantized && q.strategy != QuantStrategy::Tensor
+                               ? ", or be those packed into I32 " + shape_string(packed_shape)
+                               : std::string())};
+      }
+      const std::int64_t lo = -(std::int64_t{1} << (q.bits - 1)), hi = (std::int64_t{1} << (q.bits - 1)) - 1;
+      for (std::size_t i = 0; i < values->size(); ++i) {
+        if ((*values)[i] < lo || (*values)[i] > hi) {
+          return kmr::Error{path + ": tensor '" + zp->name + "': zero point " + std::to_string((*values)[i]) + " at " +
+                            std::to_string(i) + " is outside the " + std::to_string(q.bits) + "-bit range [" +
+                            std::to_string(lo) + ", " + std::to_string(hi) + "]"};
+        }
+        zeros[i] = static_cast<std::int8_t>((*values)[i]);
+      }
+    }
+    if (q.symmetric) {
+      // Some writers store all-zero zero points for symmetric schemes; anything else
+      // contradicts the config.
+      for (std::size_t i = 0; i < zeros.size(); ++i) {
+        if (zeros[i] != 0) {
+          return kmr::Error{path + ": tensor '" + zp->name + "': zero point " + std::to_string(i) + " is " +
+                            std::to_string(zeros[i]) + " but quantization_config says the scheme is symmetric"};
+        }
+      }
+    } else {
+      q.zero_points = std::move(zeros);
+    }
+  }
+  if (kmr::Status ok = validate(q); !ok) return at_file(checkpoint_, ok.error());
+  return q;
+}
+
+kmr::Expected<SparseTensor> CompressedCheckpoint::read_sparse(const LogicalTensor& t) const {
+  const std::string& path = checkpoint_.path();
+  if (t.encoding != Encoding::SparseBitmask) {
+    return kmr::Error{path + ": tensor '" + t.name + "' is " + std::string(encoding_name(t.encoding)) +
+                      ", not sparse-bitmask"};
+  }
+  const MatrixDims dims = matrix_dims(t.shape);
+  const TensorInfo& bitmask = t.parts.at("bitmask");
+  const TensorInfo& values = t.parts.at("compressed");
+  const TensorInfo& offsets = t.parts.at("row_offsets");
+  const std::vector<std::int64_t> mask_shape = {dims.rows, bitmask_row_bytes(dims.cols)};
+  if (bitmask.dtype != DType::U8 || bitmask.shape != mask_shape) {
+    return kmr::Error{path + ": " + describe(bitmask) + " does not match the dense shape " + shape_string(t.shape) +
+                      ", which needs U8 " + shape_string(mask_shape)};
+  }
+  if (values.shape.size() != 1 || !is_value_dtype(values.dtype)) {
+    return kmr::Error{path + ": " + describe(values) + " must be a vector of F32, F16, BF16 or F64 values"};
+  }
+  if (offsets.shape != std::vector<std::int64_t>{dims.rows}) {
+    return kmr::Error{path + ": " + describe(offsets) + " must hold one offset per row (" + std::to_string(dims.rows) +
+                      ")"};
+  }
+  SparseTensor s;
+  s.name = t.name;
+  s.shape = t.shape;
+  s.dtype = values.dtype;
+  kmr::Expected<ByteView> mask = checkpoint_.bytes(bitmask);
+  if (!mask) return mask.error();
+  s.bitmask.assign(mask->data, mask->data + mask->size);
+  kmr::Expected<std::vector<float>> v = read_floats(checkpoint_, values);
+  if (!v) return v.error();
+  s.values = std::move(*v);
+  kmr::Expected<std::vector<std::int64_t>> rows = read_ints(checkpoint_, offsets);
+  if (!rows) return rows.error();
+  s.row_offsets = std::move(*rows);
+  if (kmr::Status ok = validate(s); !ok) return at_file(checkpoint_, ok.error());
+  return s;
+}
+
+kmr::Expected<LowRankTensor> CompressedCheckpoint::read_low_rank(const LogicalTensor& t) const {
+  const std::string& path = checkpoint_.path();
+  if (t.encoding != Encoding::LowRank) {
+    return kmr::Error{path + ": tensor '" + t.name + "' is " + std::string(encoding_name(t.encoding)) +
+                      ", not low-rank"};
+  }
+  const TensorInfo& u = t.parts.at("weight_u");
+  const TensorInfo& v = t.parts.at("weight_v");
+  LowRankTensor l;
+  l.name = t.name;
+  l.rows = u.shape[0];
+  l.rank = u.shape[1];
+  l.cols = v.shape[1];
+  l.dtype = t.dtype;
+  kmr::Expected<std::vector<float>> uf = read_floats(checkpoint_, u);
+  if (!uf) return uf.error();
+  kmr::Expected<std::vector<float>> vf = read_floats(checkpoint_, v);
+  if (!vf) return vf.error();
+  l.u = std::move(*uf);
+  l.v = std::move(*vf);
+  if (kmr::Status ok = validate(l); !ok) return at_file(checkpoint_, ok.error());
+  return l;
+}
+
+kmr::Expected<std::vector<float>> CompressedCheckpoint::decode(const LogicalTensor& t) const {
+  switch (t.encoding) {
+    case Encoding::Dense:
+      return read_floats(checkpoint_, t.parts.at(""));
+    case Encoding::IntQuantized:
+    case Encoding::PackQuantized: {
+      kmr::Expected<QuantizedTensor> q = read_quantized(t);
+      if (!q) return q.error();
+      return dequantize(*q);
+    }
+    case Encoding::SparseBitmask: {
+      kmr::Expected<SparseTensor> s = read_sparse(t);
+      if (!s) return s.error();
+      return dequantize(*s);
+    }
+    case Encoding::LowRank:
+      break;
+  }
+  kmr::Expected<LowRankTensor> l = read_low_rank(t);
+  if (!l) return l.error();
+  return dequantize(*l);
+}
+
+}  // namespace kmr::runtime

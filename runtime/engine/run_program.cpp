@@ -1,0 +1,208 @@
+// The phases of a run, in order, and the human-readable summary.
+#include "runtime/engine/run_program.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "compiler/sema/const_eval.h"
+#include "runtime/engine/outputs.h"
+#include "runtime/engine/scripted_policy.h"
+
+namespace kmr::engine {
+namespace {
+
+// --set knob=value pins a knob (every member of a family) to one value of its domain.
+Status pin_knob(KnobSpace& space, const std::string& knob, const std::string& text) {
+  std::string number = text;
+  double scale = 1;
+  if (!number.empty() && number.back() == '%') {
+    number.pop_back();
+    scale = 0.01;
+  }
+  char* end = nullptr;
+  errno = 0;
+  double value = std::strtod(number.c_str(), &end);
+  if (text == "true" || text == "false") {
+    value = text == "true" ? 1 : 0;
+  } else if (number.empty() || end != number.c_str() + number.size() || errno == ERANGE) {
+    return Error{fmt::format("--set {}={}: '{}' is not a number", knob, text, text)};
+  }
+  value *= scale;
+  bool found = false;
+  for (auto& slot : space.slots) {
+    if (slot.knob != knob) continue;
+    found = true;
+    auto match = std::find_if(slot.values.begin(), slot.values.end(), [&](double v) {
+      return std::fabs(v - value) <= 1e-9 * std::max(1.0, std::fabs(value));
+    });
+    if (match == slot.values.end())
+      return Error{fmt::format("--set {}={}: {} is outside the domain of knob '{}'", knob, text, text, knob)};
+    slot.values = {*match};
+    slot.default_index = 0;
+  }
+  if (!found) {
+    std::string known;
+    for (const auto& slot : space.slots)
+      if (known.find(slot.knob) == std::string::npos) known += (known.empty() ? "" : ", ") + slot.knob;
+    return Error{fmt::format("--set {}={}: the script has no knob '{}' (its knobs: {})", knob, text, knob,
+                             known.empty() ? "none" : known)};
+  }
+  return Status::success();
+}
+
+std::string show(double value, sema::Type type) {
+  switch (type) {
+    case sema::Type::Bytes:
+      return value >= 1024 * 1024 ? fmt::format("{:.2f} MiB", value / 1048576)
+             : value >= 1024      ? fmt::format("{:.2f} KiB", value / 1024)
+                                  : fmt::format("{:.0f} B", value);
+    case sema::Type::Ratio: return fmt::format("{:.2f}%", value * 100);
+    case sema::Type::Flops: return fmt::format("{:.3g} FLOP", value);
+    case sema::Type::Duration: return fmt::format("{:.3g} s", value);
+    case sema::Type::Int: return fmt::format("{:.0f}", value);
+    default: return fmt::format("{:.6g}", value);
+  }
+}
+
+Status make_parent_directories(const std::string& path) {
+  for (size_t slash = path.find('/', 1); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+    std::string dir = path.substr(0, slash);
+    if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST)
+      return Error{fmt::format("{}: cannot create directory: {}", dir, std::strerror(errno))};
+  }
+  return Status::success();
+}
+
+std::string script_hash(const driver::Compilation& compilation) {
+  // FNV-1a of the root file: a stable fingerprint for provenance, not a security hash.
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : compilation.sources.file(0).text) hash = (hash ^ c) * 1099511628211ull;
+  return fmt::format("fnv1a64:{:016x}", hash);
+}
+
+}  // namespace
+
+Expected<int> run_program(const driver::Compilation& compilation, const RunOptions& options, std::ostream& out) {
+  const sema::CheckedProgram& program = compilation.program;
+  const ast::Module& root = *compilation.modules.front();
+  auto built = build_knob_space(program);
+  if (!built) return built.error();
+  KnobSpace space = std::move(*built);
+  for (const auto& [knob, value] : options.pins)
+    if (auto status = pin_knob(space, knob, value); !status) return status.error();
+
+  ModelStore store;
+  auto evaluator = TrialEvaluator::create(program, root, store, space);
+  if (!evaluator) return evaluator.error();
+  auto baseline = (*evaluator)->evaluate_baseline();
+  if (!baseline) return baseline.error();
+
+  const ast::PolicyDecl* policy = nullptr;
+  const ast::ConstraintDecl* objective = nullptr;
+  std::vector<const ast::OutputDecl*> saves;
+  std::string report_path = options.report_path;
+  for (const auto& decl : root.decls) {
+    if (const auto* p = decl->as<ast::PolicyDecl>()) policy = p;
+    if (decl->kind == ast::DeclKind::Objective) objective = static_cast<const ast::ConstraintDecl*>(decl.get());
+    if (decl->kind == ast::DeclKind::Save) saves.push_back(static_cast<const ast::OutputDecl*>(decl.get()));
+    if (decl->kind == ast::DeclKind::Report && report_path.empty())
+      report_path = static_cast<const ast::OutputDecl&>(*decl).path;
+  }
+  bool maximize = objective == nullptr || objective->maximize;
+  SearchLimits limits;
+  limits.fuel = options.fuel;
+  std::string policy_name = policy ? policy->name : "greedy";
+  std::optional<size_t> bisect_slot;
+  if (policy && !policy->is_scripted) {
+    for (const auto& arg : policy->args) {
+      auto value = sema::evaluate_constant(*arg.value);
+      if (arg.name == "max_trials" && value) limits.max_trials = static_cast<size_t>(value->integer);
+      if (arg.name == "time_limit" && value) limits.time_limit_seconds = value->number;
+      if (arg.name == "knob")
+        if (const auto* name = arg.value->as<ast::NameExpr>()) {
+          int slot = space.find(name->name);
+          if (slot < 0) return Error{fmt::format("bisect searches one scalar knob; '{}' is a family", name->name)};
+          bisect_slot = static_cast<size_t>(slot);
+        }
+    }
+  }
+
+  Expected<SearchOutcome> outcome = Error{""};
+  if (policy && policy->is_scripted) outcome = run_scripted_policy(*policy, **evaluator, space, limits, maximize);
+  else if (policy_name == "grid") outcome = grid_search(**evaluator, space, limits, maximize);
+  else if (policy_name == "pareto") outcome = pareto_search(**evaluator, space, limits, maximize);
+  else if (policy_name == "bisect") {
+    if (!bisect_slot) {
+      if (space.slots.size() != 1) return Error{"bisect needs `knob = k` when the script has several knobs"};
+      bisect_slot = 0;
+    }
+    outcome = bisect_search(**evaluator, space, *bisect_slot, limits, maximize);
+  } else outcome = greedy_search(**evaluator, space, limits, maximize);
+  if (!outcome) return outcome.error();
+
+  // The summary: baseline against the chosen trial, meter by meter.
+  const TrialResult* chosen = outcome->chosen ? &outcome->trials[*outcome->chosen] : nullptr;
+  out << fmt::format("policy {}: {} trial{}\n", policy_name, outcome->trials.size(), outcome->trials.size() == 1 ? "" : "s");
+  for (const auto& note : outcome->notes) out << "note: " << note << "\n";
+  out << fmt::format("  {:<24} {:>16} {:>16}\n", "meter", "baseline", "chosen");
+  for (const auto& [name, value] : baseline->meters) {
+    sema::Type type = program.symbols.at(name).type;
+    std::string picked = chosen ? show(*chosen->meter(name), type) : "-";
+    out << fmt::format("  {:<24} {:>16} {:>16}\n", name, show(value, type), picked);
+  }
+  if (chosen)
+    for (const auto& [knob, value] : knob_text(space, chosen->config)) out << fmt::format("  knob {:<19} {:>16}\n", knob, value);
+
+  std::string report_text;
+  if (!report_path.empty())
+    report_text = make_report(compilation.sources.file(0).path, policy_name, space, *baseline, *outcome).dump(2) + "\n";
+
+  if (chosen == nullptr) {
+    // Name the closest trial and what it missed; save nothing.
+    const TrialResult* closest = nullptr;
+    for (const auto& trial : outcome->trials)
+      if (!closest || TrialLog::budget_excess(trial) < TrialLog::budget_excess(*closest)) closest = &trial;
+    std::string missed;
+    if (closest)
+      for (const auto& c : closest->constraints)
+        if (!c.holds) missed += fmt::format("\n  `{}` ({} vs {})", c.text, c.lhs, c.rhs);
+    out << fmt::format("no feasible configuration in {} trials; nothing saved.", outcome->trials.size());
+    if (closest) {
+      std::string knobs;
+      for (const auto& [knob, value] : knob_text(space, closest->config)) knobs += fmt::format(" {}={}", knob, value);
+      out << fmt::format(" The closest trial ({}) misses:{}", knobs, missed);
+    }
+    out << "\n";
+    if (!report_path.empty()) {
+      if (auto status = make_parent_directories(report_path); !status) return status.error();
+      if (auto status = write_text_file(report_path, report_text); !status) return status.error();
+    }
+    return kRunInfeasible;
+  }
+
+  runtime::Provenance provenance{options.kmrc_version, script_hash(compilation), knob_text(space, chosen->config)};
+  for (const auto* save : saves) {
+    const auto* model = save->model->as<ast::NameExpr>();
+    if (model == nullptr) return Error{"save names a model or pipeline"};
+    auto materialized = (*evaluator)->materialize(model->name, chosen->config);
+    if (!materialized) return materialized.error();
+    if (auto status = make_parent_directories(save->path); !status) return status.error();
+    if (auto status = save_model(save->path, *materialized, provenance); !status) return status.error();
+    out << fmt::format("saved {} to {}\n", model->name, save->path);
+  }
+  if (!report_path.empty()) {
+    if (auto status = make_parent_directories(report_path); !status) return status.error();
+    if (auto status = write_text_file(report_path, report_text); !status) return status.error();
+    out << fmt::format("report written to {}\n", report_path);
+  }
+  return kRunFeasible;
+}
+
+}  // namespace kmr::engine

@@ -1,0 +1,31 @@
+// `kmrc run`: a checked program run end to end — the knob space (with --set pins), the
+// baseline, the policy's search, the chosen model saved and the report written.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "compiler/driver/compilation.h"
+#include "runtime/engine/search.h"
+
+namespace kmr::engine {
+
+struct RunOptions {
+  std::vector<std::pair<std::string, std::string>> pins;  // --set knob=value
+  std::string report_path;                                // overrides the script's `report to`
+  size_t fuel = 1000000;                                  // statements of a scripted policy
+  std::string kmrc_version = "0.1.0";
+};
+
+/// Exit statuses of a run: 0 saved, 2 no feasible configuration (nothing saved).
+constexpr int kRunFeasible = 0;
+constexpr int kRunInfeasible = 2;
+
+/// Runs `compilation` (parsed and checked without errors); prints the summary table to
+/// `out`. Returns the exit status, or an Error (unknown or out-of-domain --set, a rule or
+/// meter that cannot run, a failed write) for which nothing was saved.
+Expected<int> run_program(const driver::Compilation& compilation, const RunOptions& options, std::ostream& out);
+
+}  // namespace kmr::engine

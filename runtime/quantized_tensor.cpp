@@ -1,0 +1,191 @@
+// Validation, dequantisation and the stored form of quantized tensors.
+#include "runtime/quantized_tensor.h"
+
+#include "runtime/bit_packing.h"
+#include "runtime/little_endian.h"
+#include "runtime/tensor_info.h"
+
+namespace kmr::runtime {
+namespace {
+
+constexpr std::string_view kWeightSuffix = ".weight";
+
+kmr::Error tensor_error(const QuantizedTensor& q, const std::string& what) {
+  return kmr::Error{"tensor '" + q.name + "': " + what};
+}
+
+std::vector<std::int64_t> scale_shape(const QuantizedTensor& q) {
+  const MatrixDims dims = matrix_dims(q.shape);
+  switch (q.strategy) {
+    case QuantStrategy::Tensor:
+      return {1};
+    case QuantStrategy::Channel:
+      return {dims.rows, 1};
+    case QuantStrategy::Group:
+      break;
+  }
+  return {dims.rows, groups_per_row(q)};
+}
+
+// The first code (or zero point) outside the signed range of `bits`, or -1.
+std::int64_t first_out_of_range(const std::vector<std::int8_t>& values, int bits) {
+  const int lo = -(1 << (bits - 1));
+  const int hi = (1 << (bits - 1)) - 1;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    if (values[i] < lo || values[i] > hi) return static_cast<std::int64_t>(i);
+  }
+  return -1;
+}
+
+std::string range_string(int bits) {
+  return "[" + std::to_string(-(1 << (bits - 1))) + ", " + std::to_string((1 << (bits - 1)) - 1) + "]";
+}
+
+}  // namespace
+
+std::string_view strategy_name(QuantStrategy strategy) {
+  switch (strategy) {
+    case QuantStrategy::Tensor:
+      return "tensor";
+    case QuantStrategy::Channel:
+      return "channel";
+    case QuantStrategy::Group:
+      break;
+  }
+  return "group";
+}
+
+std::string module_of_weight(std::string_view name) {
+  if (name.size() <= kWeightSuffix.size() || name.substr(name.size() - kWeightSuffix.size()) != kWeightSuffix) {
+    return "";
+  }
+  return std::string(name.substr(0, name.size() - kWeightSuffix.size()));
+}
+
+std::int64_t groups_per_row(const QuantizedTensor& q) {
+  if (q.strategy != QuantStrategy::Group || q.group_size <= 0) return 1;
+  const std::int64_t cols = matrix_dims(q.shape).cols;
+  return cols / q.group_size + (cols % q.group_size != 0 ? 1 : 0);
+}
+
+std::int64_t scale_count(const QuantizedTensor& q) {
+  switch (q.strategy) {
+    case QuantStrategy::Tensor:
+      return 1;
+    case QuantStrategy::Channel:
+      return matrix_dims(q.shape).rows;
+    case QuantStrategy::Group:
+      break;
+  }
+  return matrix_dims(q.shape).rows * groups_per_row(q);
+}
+
+kmr::Status validate(const QuantizedTensor& q) {
+  if (module_of_weight(q.name).empty()) {
+    return kmr::Error{"tensor '" + q.name + "': a compressed tensor must be named '<module>.weight'"};
+  }
+  std::optional<std::int64_t> numel = checked_numel(q.shape);
+  if (!numel || !checked_matrix_dims(q.shape))
+    return tensor_error(q, "shape " + shape_string(q.shape) + " is invalid or overflows");
+  if (!is_value_dtype(q.dtype)) {
+    return tensor_error(q, "original dtype " + std::string(dtype_name(q.dtype)) + " is not F32, F16, BF16 or F64");
+  }
+  if (q.bits < 2 || q.bits > 8) return tensor_error(q, "bit width " + std::to_string(q.bits) + " is outside 2..8");
+  if (q.strategy == QuantStrategy::Group && q.group_size < 1) {
+    return tensor_error(q, "group size " + std::to_string(q.group_size) + " must be at least 1");
+  }
+  if (static_cast<std::int64_t>(q.codes.size()) != *numel) {
+    return tensor_error(q, "has " + std::to_string(q.codes.size()) + " codes for shape " + shape_string(q.shape) +
+                               " (" + std::to_string(*numel) + " elements)");
+  }
+  const std::int64_t scales = scale_count(q);
+  if (static_cast<std::int64_t>(q.scales.size()) != scales) {
+    return tensor_error(q, "has " + std::to_string(q.scales.size()) + " scales, " +
+                               std::string(strategy_name(q.strategy)) + " quantization of shape " +
+                               shape_string(q.shape) + " needs " + std::to_string(scales));
+  }
+  const std::size_t zeros = q.symmetric ? 0 : q.scales.size();
+  if (q.zero_points.size() != zeros) {
+    return tensor_error(
+        q, "has " + std::to_string(q.zero_points.size()) + " zero points, " +
+               (q.symmetric ? "symmetric quantization has none"
+                            : "asymmetric quantization needs one per scale (" + std::to_string(zeros) + ")"));
+  }
+  if (std::int64_t i = first_out_of_range(q.codes, q.bits); i >= 0) {
+    return tensor_error(q, "code " + std::to_string(q.codes[i]) + " at element " + std::to_string(i) +
+                               " is outside the " + std::to_string(q.bits) + "-bit range " + range_string(q.bits));
+  }
+  if (std::int64_t i = first_out_of_range(q.zero_points, q.bits); i >= 0) {
+    return tensor_error(q, "zero point " + std::to_string(q.zero_points[i]) + " of scale " + std::to_string(i) +
+                               " is outside the " + std::to_string(q.bits) + "-bit range " + range_string(q.bits));
+  }
+  return kmr::Status::success();
+}
+
+std::vector<float> dequantize(const QuantizedTensor& q) {
+  const MatrixDims dims = matrix_dims(q.shape);
+  const std::int64_t groups = groups_per_row(q);
+  std::vector<float> out(q.codes.size());
+  for (std::int64_t r = 0; r < dims.rows; ++r) {
+    for (std::int64_t c = 0; c < dims.cols; ++c) {
+      std::int64_t unit = 0;
+      if (q.strategy == QuantStrategy::Channel) unit = r;
+      if (q.strategy == QuantStrategy::Group) unit = r * groups + c / q.group_size;
+      const std::int64_t i = r * dims.cols + c;
+      const std::int32_t zero = q.symmetric ? 0 : q.zero_points[unit];
+      out[i] = static_cast<float>(static_cast<std::int32_t>(q.codes[i]) - zero) * q.scales[unit];
+    }
+  }
+  return out;
+}
+
+std::uint64_t encoded_bytes(const QuantizedTensor& q) {
+  const MatrixDims dims = matrix_dims(q.shape);
+  const std::uint64_t scales = static_cast<std::uint64_t>(scale_count(q));
+  std::uint64_t total = 4 * scales;
+  if (q.bits == 8) {
+    total += q.codes.size();
+    if (!q.symmetric) total += scales;
+    return total;
+  }
+  total += 4 * static_cast<std::uint64_t>(dims.rows * packed_word_count(dims.cols, q.bits));
+  total += 8 * q.shape.size();
+  if (!q.symmetric) {
+    total += q.strategy == QuantStrategy::Tensor
+                 ? 1
+                 : 4 * static_cast<std::uint64_t>(packed_word_count(dims.rows, q.bits) * groups_per_row(q));
+  }
+  return total;
+}
+
+kmr::Expected<EncodedTensors> encode(const QuantizedTensor& q) {
+  if (kmr::Status ok = validate(q); !ok) return ok.error();
+  const std::string p = module_of_weight(q.name);
+  const MatrixDims dims = matrix_dims(q.shape);
+  const std::vector<std::int64_t> scales_shape = scale_shape(q);
+  EncodedTensors out;
+  if (q.bits == 8) {
+    out.add(p + ".weight", DType::I8, q.shape, i8_bytes(q.codes));
+  } else {
+    const std::int64_t words = packed_word_count(dims.cols, q.bits);
+    std::vector<std::uint8_t> packed(static_cast<std::size_t>(4 * dims.rows * words));
+    pack_rows(q.codes.data(), dims.rows, dims.cols, q.bits, packed.data());
+    out.add(p + ".weight_packed", DType::I32, {dims.rows, words}, std::move(packed));
+    out.add(p + ".weight_shape", DType::I64, {static_cast<std::int64_t>(q.shape.size())}, i64_bytes(q.shape));
+  }
+  out.add(p + ".weight_scale", DType::F32, scales_shape, float_bytes(q.scales, DType::F32));
+  if (!q.symmetric) {
+    if (q.bits == 8 || q.strategy == QuantStrategy::Tensor) {
+      out.add(p + ".weight_zero_point", DType::I8, scales_shape, i8_bytes(q.zero_points));
+    } else {
+      const std::int64_t cols = scales_shape[1];
+      const std::int64_t word_rows = packed_word_count(dims.rows, q.bits);
+      std::vector<std::uint8_t> packed(static_cast<std::size_t>(4 * word_rows * cols));
+      pack_columns(q.zero_points.data(), dims.rows, cols, q.bits, packed.data());
+      out.add(p + ".weight_zero_point", DType::I32, {word_rows, cols}, std::move(packed));
+    }
+  }
+  return out;
+}
+
+}  // namespace kmr::runtime

@@ -1,0 +1,86 @@
+// Scripted policies: the spec's bits-then-sparsity policy, fuel, domains and reject.
+#include <doctest/doctest.h>
+
+#include "engine_fixture.h"
+#include "runtime/engine/scripted_policy.h"
+
+namespace kmr::engine {
+namespace {
+
+const char* kDecls =
+    "knob sparsity : ratio in [0%, 75%] step 25% = 0%;\n"
+    "knob bits : int in {8, 4, 2} = 8;\n"
+    "rule prune = magnitude_prune(sparsity) on base.match(\"fc*.weight\");\n"
+    "rule quant = quantize(bits) on base.match(\"fc*.weight\");\n"
+    "pipeline small = base |> prune |> quant;\n"
+    "meter size : bytes = encoded_size(small);\n"
+    "meter err : float = rel_error(small, base);\n"
+    "budget size <= 64 KiB;\n";
+
+struct Run {
+  std::unique_ptr<driver::Compilation> compilation;
+  ModelStore store;
+  KnobSpace space;
+  Expected<SearchOutcome> outcome = Error{""};
+
+  explicit Run(const std::string& policy, size_t fuel = 100000) : compilation(test::compile_policy(kDecls + policy)) {
+    space = build_knob_space(compilation->program).value();
+    auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space).value();
+    SearchLimits limits;
+    limits.fuel = fuel;
+    const auto& decl = static_cast<const ast::PolicyDecl&>(*compilation->program.symbols.at("p").decl);
+    outcome = run_scripted_policy(decl, *evaluator, space, limits, true);
+  }
+};
+
+TEST_CASE("the spec's policy lowers bits first, then prunes until the budget holds") {
+  Run run(
+      "policy p {\n"
+      "  for b in [8, 4, 2] {\n"
+      "    set bits = b;\n"
+      "    set sparsity = 0%;\n"
+      "    while measure(size) > 64 KiB and sparsity < 75% { step sparsity by 25%; }\n"
+      "    if measure(size) <= 64 KiB { accept; }\n"
+      "  }\n"
+      "  reject;\n"
+      "}\n");
+  INFO((run.outcome.ok() ? std::string() : run.outcome.error().message));
+  REQUIRE(run.outcome.ok());
+  REQUIRE(run.outcome->chosen.has_value());
+  const TrialResult& chosen = run.outcome->trials[*run.outcome->chosen];
+  CHECK(chosen.feasible);
+  CHECK(chosen.meter("size").value() <= 64 * 1024);
+  // Quantized codes are stored dense, so pruning does not shrink 8 or 4 bits under the
+  // budget: the policy walks all sparsities at 8 and 4 bits, then accepts 2 bits unpruned,
+  // the first configuration it measured that fits.
+  CHECK(run.space.slots[1].values[chosen.config[1]] == 2);
+  CHECK(run.space.slots[0].values[chosen.config[0]] == 0);
+  CHECK(run.outcome->trials.size() == 4 + 4 + 1);
+  for (size_t i = 0; i + 1 < run.outcome->trials.size(); ++i) CHECK_FALSE(run.outcome->trials[i].feasible);
+}
+
+TEST_CASE("a policy that never terminates runs out of fuel") {
+  Run run("policy p { while true { let x = 1; } }\n", 500);
+  REQUIRE_FALSE(run.outcome.ok());
+  CHECK(run.outcome.error().message.find("ran out of fuel after 500 statements") != std::string::npos);
+  CHECK(run.outcome.error().message.find("policy 'p'") != std::string::npos);
+}
+
+TEST_CASE("setting a knob outside its domain is an error naming the knob") {
+  Run run("policy p { set bits = 5; accept; }\n");
+  REQUIRE_FALSE(run.outcome.ok());
+  CHECK(run.outcome.error().message.find("5 is not in the domain of knob 'bits'") != std::string::npos);
+}
+
+TEST_CASE("reject ends with no configuration chosen; accepting an infeasible one chooses none") {
+  Run rejected("policy p { reject; }\n");
+  REQUIRE(rejected.outcome.ok());
+  CHECK_FALSE(rejected.outcome->chosen.has_value());
+  Run infeasible("policy p { accept; }\n");
+  REQUIRE(infeasible.outcome.ok());
+  CHECK_FALSE(infeasible.outcome->chosen.has_value());
+  CHECK(infeasible.outcome->notes.size() == 1);
+}
+
+}  // namespace
+}  // namespace kmr::engine

@@ -1,0 +1,232 @@
+// The JIT against the interpreter on every KIR construct the stdlib does not use (all
+// reductions, rank comparisons, coarse domains, values kept across passes), on its
+// exact-quantile fallbacks, and on bad input: the same errors, never a crash.
+#include <cmath>
+#include <limits>
+
+#include <doctest/doctest.h>
+
+#include "compiler/codegen/executor_testing.h"
+#include "compiler/interp/interpreter.h"
+#include "jit_helpers.h"
+#include "kir_helpers.h"
+
+namespace kmr::test {
+namespace {
+
+const char* kStd() { return "import \"std/prune\";\nimport \"std/quant\";\n"; }
+
+const char* kKernels = R"(import "std/prune";
+import "std/quant";
+
+kernel sink(w: tensor, a: float = 0.5) -> tensor {
+  let m = mean(w, over = row);
+  let c = count(w > 0.0, over = group(8));
+  let lo = min(w, over = row);
+  let s = sum(abs(w), over = all);
+  let e = select(w > m and not (w < lo + a), exp(w * 0.1), floor(w) + ceil(w) + sign(w));
+  measure total = s;
+  measure nz = count(w, over = all);
+  measure mx = max(w * 2.0);
+  measure mn = mean(w);
+  measure lowest = min(w, over = all);
+  yield e * c + w ^ 3.0 + s / 1000.0 + max(w, 0.25) - min(w, -0.25);
+}
+
+kernel ranks(w: tensor, s: ratio) -> tensor {
+  let t = quantile(abs(w), s, over = row);
+  let u = quantile(w, s, over = all);
+  let g = quantile(w, s, over = group(5));
+  yield select(abs(w) > t, 1.0, 0.0) + select(abs(w) <= t, 2.0, 0.0) + select(w < u, 4.0, 0.0)
+      + select(w == u, 8.0, 0.0) + select(w != g, 16.0, 0.0) + select(g >= w, 32.0, 0.0) + u + g;
+}
+
+kernel coarse(w: tensor, s: ratio) -> tensor {
+  let gm = max(abs(w), over = group(4));
+  let rm = mean(gm, over = row);
+  let rq = quantile(gm, s, over = row);
+  let norm = sqrt(sum(w ^ 2, over = row));
+  let t = quantile(norm, s, over = all);
+  let gt = sum(gm, over = all);
+  measure m = max(norm);
+  measure groups = count(gm > 1.0);
+  yield select(norm >= t, w, 0.0) + select(gm >= rq, rm, 0.0) + gt * 0.001;
+}
+
+kernel later(w: tensor) -> tensor {
+  let gm = max(abs(w), over = group(4));
+  let total = sum(w);
+  yield w / gm + total;
+}
+
+kernel center(w: tensor) -> tensor {
+  let m = mean(w);
+  let v = mean((w - m) ^ 2);
+  yield (w - m) / sqrt(v);
+}
+
+kernel broadcast(w: tensor, a: float = 0.25) -> tensor {
+  let s = sum(a, over = row);
+  let m = max(a, over = group(3));
+  let q = quantile(a, 0.5, over = row);
+  let qa = quantile(a * 2.0, 0.5, over = all);
+  measure n = count(select(a > 0.0, 1.0, 0.0), over = all);
+  yield w * s + m + q + qa;
+}
+
+kernel branchy(w: tensor, s: ratio, fine: bool = true) -> tensor {
+  if fine {
+    yield magnitude_prune(w, s) * 2.0;
+  }
+  yield magnitude_prune_rows(w, s);
+}
+
+kernel lg(w: tensor) -> tensor {
+  yield log(w);
+}
+
+kernel rt(w: tensor) -> tensor {
+  let r = sqrt(w);
+  measure m = sum(r);
+  yield w;
+}
+
+kernel blowup(w: tensor) -> tensor {
+  yield exp(w * 100.0);
+}
+
+kernel badcode(w: tensor) -> qtensor {
+  yield quantized(exp(w * 100.0), 1.0, bits = 8);
+}
+
+kernel badscale(w: tensor) -> qtensor {
+  let scale = max(exp(abs(w) * 100.0), over = row);
+  yield quantized(clamp(round(w / scale), -127, 127), scale, bits = 8);
+}
+
+kernel badmeasure(w: tensor) -> tensor {
+  measure m = sum(exp(w * 100.0));
+  yield w;
+}
+)";
+
+const std::pair<int64_t, int64_t> kShapes[] = {{1, 1}, {1, 23}, {17, 1}, {6, 20}, {9, 41}, {0, 5}, {3, 0}};
+
+void sweep(const std::string& name, const kir::ParamValues& params) {
+  auto kernel = kernel_named(kKernels, name);
+  uint64_t seed = 100;
+  for (auto [rows, cols] : kShapes)
+    for (bool ties : {false, true}) {
+      auto w = random_weights(rows * cols, seed++, ties);
+      CAPTURE(name);
+      CAPTURE(rows);
+      CAPTURE(cols);
+      run_both(kernel, view(w, rows, cols), params);
+    }
+}
+
+TEST_CASE("JIT = interpreter on every reduction, rank comparison and coarse domain") {
+  sweep("sink", {0.5});
+  for (double s : {0.0, 0.4, 1.0}) {
+    sweep("ranks", {s});
+    sweep("coarse", {s});
+    sweep("branchy", {s, 1.0});
+    sweep("branchy", {s, 0.0});
+  }
+  sweep("later", {});
+  sweep("center", {});
+  sweep("broadcast", {0.25});
+  sweep("broadcast", {-1.5});
+}
+
+TEST_CASE("the exact quantile's slow paths (next 16 bits, then ties by row) agree with the fast one") {
+  // With no room for candidates every selection takes the histogram levels and the
+  // per-row tie search, on f32 keys and (broadcast) f64 keys alike.
+  codegen::testing::CandidateCapOverride cap(0);
+  auto prune = kernel_named(kStd(), "magnitude_prune");
+  std::vector<float> ties(3000);
+  for (size_t i = 0; i < ties.size(); ++i) ties[i] = static_cast<float>(static_cast<int>(i % 5) - 2) * 0.5f;
+  auto gauss = random_weights(3000, 7, false);
+  for (double s : {0.0, 0.33, 0.5, 0.999, 1.0}) {
+    run_both(prune, view(ties, 30, 100), {s});
+    run_both(prune, view(gauss, 60, 50), {s});
+  }
+  sweep("ranks", {0.4});
+  sweep("broadcast", {0.25});
+}
+
+TEST_CASE("the exact quantile's sampled bracket: hits, misses and overflows all give the exact answer") {
+  // 320 rows: enough to sample 64 of them; a cap of 2500 candidates for 6400 units.
+  codegen::testing::CandidateCapOverride cap(2500);
+  auto prune = kernel_named(kStd(), "magnitude_prune");
+  auto gauss = random_weights(320 * 20, 11, false);
+  auto ties = random_weights(320 * 20, 12, true);
+  // The sampled rows (every fifth) small, the others large: the bracket misses.
+  auto skewed = random_weights(320 * 20, 13, false);
+  for (int64_t r = 0; r < 320; ++r)
+    for (int64_t c = 0; c < 20; ++c) skewed[r * 20 + c] *= r % 5 == 0 ? 0.001f : 100.0f;
+  std::vector<float> zeros(320 * 20, 0.0f);  // every unit in the bracket: too many candidates
+  for (double s : {0.0, 0.2, 0.5, 0.9, 1.0})
+    for (const auto* w : {&gauss, &ties, &skewed, &zeros}) run_both(prune, view(*w, 320, 20), {s});
+  auto fused = kernel_named(std::string(kStd()) + R"(model base = load("m.safetensors", arch = mlp(act = relu));
+rule p = magnitude_prune(50%) on base.match("fc*.weight");
+rule q = quantize(8) on base.match("fc*.weight");
+pipeline small = base |> p |> q;
+)", "small:p|>q");
+  run_both(fused, view(gauss, 320, 20), {});
+  run_both(fused, view(skewed, 320, 20), {});
+}
+
+TEST_CASE("bad input: the JIT fails with the interpreter's error, never crashes") {
+  auto quant = kernel_named(kStd(), "quantize");
+  auto prune = kernel_named(kStd(), "magnitude_prune");
+  auto fused = kernel_named(std::string(kStd()) + R"(model base = load("m.safetensors", arch = mlp(act = relu));
+knob sparsity : ratio in [0%, 90%] step 5% = 50%;
+rule p = magnitude_prune(sparsity) on base.match("fc*.weight");
+rule q = quantize(8, group = 4) on base.match("fc*.weight");
+pipeline small = base |> p |> q;
+)", "small:p|>q");
+  auto w = random_weights(6 * 8, 3, true);
+  SUBCASE("NaN and Inf weights, wherever they are") {
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                      -std::numeric_limits<float>::infinity()})
+      for (int64_t at : {0, 7, 9, 47}) {
+        auto v = w;
+        v[at] = bad;
+        v[40] = bad;
+        CAPTURE(at);
+        run_both(quant, view(v, 6, 8, "fc1.weight"), {8, 0});
+        run_both(quant, view(v, 6, 8, "fc1.weight"), {8, 4});
+        run_both(prune, view(v, 6, 8, "fc1.weight"), {0.5});
+        run_both(fused, view(v, 6, 8, "fc1.weight"), {0.5});
+        run_both(quant, view(v, 6, 8, "fc1.weight"), {8, 9});  // the bad weight is named before the group size
+      }
+  }
+  SUBCASE("bad group sizes, bit widths and parameters") {
+    for (double group : {9.0, 2.5, -1.0, 1e300, std::numeric_limits<double>::quiet_NaN()})
+      run_both(quant, view(w, 6, 8, "fc1.weight"), {4, group});
+    for (double bits : {1.0, 9.0, 4.5, -3.0}) run_both(quant, view(w, 6, 8, "fc1.weight"), {bits, 0});
+    run_both(quant, view(w, 6, 8, "fc1.weight"), {8});
+    run_both(prune, view(w, 6, 8, "fc1.weight"), {std::numeric_limits<double>::infinity()});
+    auto nm = kernel_named(kStd(), "nm_prune");
+    run_both(nm, view(w, 6, 8, "fc1.weight"), {2, 16});
+    run_both(nm, view(w, 6, 8, "fc1.weight"), {2, 0});
+  }
+  SUBCASE("failures inside the kernel: domain errors, non-finite outputs, codes, scales, measures") {
+    std::vector<float> one_negative{1.0f, 2.0f, -3.5f, 4.0f, 0.5f, 0.25f};
+    for (const char* name : {"lg", "rt"}) run_both(kernel_named(kKernels, name), view(one_negative, 2, 3), {});
+    std::vector<float> big{0.1f, 0.2f, 0.3f, 9.0f, 0.1f, 0.2f};
+    for (const char* name : {"blowup", "badcode", "badscale", "badmeasure"})
+      run_both(kernel_named(kKernels, name), view(big, 2, 3), {});
+    // Several failures: both engines fail, with the same kind of message.
+    std::vector<float> negatives{-1.0f, -2.0f, -3.0f, -4.0f};
+    auto a = interp::run(kernel_named(kKernels, "lg").kernel, view(negatives, 2, 2), {});
+    auto b = test_jit().run(kernel_named(kKernels, "lg"), view(negatives, 2, 2), {});
+    REQUIRE_FALSE(a.ok());
+    REQUIRE_FALSE(b.ok());
+    CHECK(b.error().message.find("log of a negative number") != std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace kmr::test

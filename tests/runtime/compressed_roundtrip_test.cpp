@@ -1,0 +1,514 @@
+// Compressed tensors written, read back and decoded: every bit width, scale grid and
+// symmetry, bitmask sparsity at several densities, low rank, and whole models.
+#include <doctest/doctest.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "compressed_samples.h"
+#include "runtime/compressed_layout.h"
+#include "runtime/compressed_writer.h"
+#include "runtime/float_codec.h"
+#include "runtime/safetensors_reader.h"
+#include "test_support.h"
+
+namespace rt = kmr::runtime;
+using rt::testing::random_quantized;
+
+namespace {
+
+std::uint32_t bits_of(float f) {
+  std::uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+// Bitwise float equality, so that NaN == NaN and -0 != +0.
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (bits_of(a[i]) != bits_of(b[i])) return false;
+  }
+  return true;
+}
+
+// The documented decoding formula, written out independently of dequantize().
+std::vector<float> expected_values(const rt::QuantizedTensor& q) {
+  const rt::MatrixDims dims = rt::matrix_dims(q.shape);
+  const std::int64_t groups = rt::groups_per_row(q);
+  std::vector<float> out;
+  for (std::int64_t r = 0; r < dims.rows; ++r) {
+    for (std::int64_t c = 0; c < dims.cols; ++c) {
+      std::int64_t u = q.strategy == rt::QuantStrategy::Tensor    ? 0
+                       : q.strategy == rt::QuantStrategy::Channel ? r
+                                                                  : r * groups + c / q.group_size;
+      const int zero = q.symmetric ? 0 : q.zero_points[u];
+      out.push_back(static_cast<float>(q.codes[r * dims.cols + c] - zero) * q.scales[u]);
+    }
+  }
+  return out;
+}
+
+std::uint64_t data_bytes_of(const std::string& path) {
+  kmr::Expected<rt::SafetensorsFile> file = rt::SafetensorsFile::open(path);
+  REQUIRE_MESSAGE(file.ok(), (file.ok() ? "" : file.error().message));
+  return file->file_size() - file->data_start();
+}
+
+rt::CompressedCheckpoint open_compressed(const std::string& path) {
+  kmr::Expected<rt::CompressedCheckpoint> ckpt = rt::CompressedCheckpoint::open(path);
+  REQUIRE_MESSAGE(ckpt.ok(), (ckpt.ok() ? "" : ckpt.error().message));
+  return std::move(*ckpt);
+}
+
+void write_model(const std::string& path, const rt::CompressedModel& model) {
+  kmr::Status written = rt::write_compressed(path, model, {});
+  REQUIRE_MESSAGE(written.ok(), (written.ok() ? "" : written.error().message));
+}
+
+// Writes `q` alone, reads it back and checks every field, the decoded bits and the size.
+void check_quantized_round_trip(const rt::QuantizedTensor& q) {
+  rt::testing::TempDir dir;
+  const std::string path = dir.file("q.safetensors");
+  rt::CompressedModel model;
+  model.quantized.push_back(q);
+  write_model(path, model);
+  CHECK(data_bytes_of(path) == rt::encoded_bytes(q));
+  CHECK(rt::encoded_bytes(model) == rt::encoded_bytes(q));
+
+  rt::CompressedCheckpoint ckpt = open_compressed(path);
+  REQUIRE(ckpt.tensors().size() == 1);
+  const rt::LogicalTensor& t = ckpt.tensors().front();
+  CHECK(t.name == q.name);
+  CHECK(t.encoding == (q.bits == 8 ? rt::Encoding::IntQuantized : rt::Encoding::PackQuantized));
+  CHECK(t.shape == q.shape);
+  CHECK(t.dtype == q.dtype);
+  CHECK(t.stored_bytes() == rt::encoded_bytes(q));
+  kmr::Expected<rt::QuantizedTensor> back = ckpt.read_quantized(t);
+  REQUIRE_MESSAGE(back.ok(), (back.ok() ? "" : back.error().message));
+  CHECK(back->bits == q.bits);
+  CHECK(back->strategy == q.strategy);
+  CHECK(back->symmetric == q.symmetric);
+  if (q.strategy == rt::QuantStrategy::Group) CHECK(back->group_size == q.group_size);
+  CHECK(back->codes == q.codes);
+  CHECK(same_bits(back->scales, q.scales));
+  CHECK(back->zero_points == q.zero_points);
+
+  const std::vector<float> expected = expected_values(q);
+  CHECK(same_bits(rt::dequantize(q), expected));
+  kmr::Expected<std::vector<float>> decoded = ckpt.decode(t);
+  REQUIRE(decoded.ok());
+  CHECK(same_bits(*decoded, expected));
+}
+
+}  // namespace
+
+TEST_SUITE("compressed_roundtrip") {
+  TEST_CASE("every bit width 2..8, symmetric and asymmetric, per tensor, row and group (partial last group)") {
+    struct Grid {
+      rt::QuantStrategy strategy;
+      std::int64_t group, cols;
+    };
+    const Grid grids[] = {{rt::QuantStrategy::Tensor, 0, 33},   {rt::QuantStrategy::Channel, 0, 37},
+                          {rt::QuantStrategy::Group, 32, 100},  {rt::QuantStrategy::Group, 64, 150},
+                          {rt::QuantStrategy::Group, 128, 300}, {rt::QuantStrategy::Group, 128, 256}};
+    std::uint64_t seed = 100;
+    for (int bits = 2; bits <= 8; ++bits) {
+      for (bool symmetric : {true, false}) {
+        for (const Grid& g : grids) {
+          INFO("bits " << bits << (symmetric ? " sym " : " asym ") << rt::strategy_name(g.strategy) << " group "
+                       << g.group << " cols " << g.cols);
+          check_quantized_round_trip(
+              random_quantized("layer.weight", {3, g.cols}, bits, g.strategy, g.group, symmetric, seed++));
+        }
+      }
+    }
+  }
+
+  TEST_CASE("quantized N-d, 1-d, scalar and empty tensors, and non-F32 originals") {
+    check_quantized_round_trip(random_quantized("conv.weight", {4, 3, 10}, 4, rt::QuantStrategy::Group, 8, false, 1));
+    check_quantized_round_trip(random_quantized("norm.weight", {5}, 6, rt::QuantStrategy::Channel, 0, true, 2));
+    check_quantized_round_trip(random_quantized("s.weight", {}, 3, rt::QuantStrategy::Tensor, 0, false, 3));
+    check_quantized_round_trip(random_quantized("e.weight", {0, 16}, 4, rt::QuantStrategy::Channel, 0, false, 4));
+    check_quantized_round_trip(random_quantized("f.weight", {3, 0}, 8, rt::QuantStrategy::Group, 32, true, 5));
+    check_quantized_round_trip(random_quantized("g.weight", {0, 0}, 2, rt::QuantStrategy::Tensor, 0, true, 6));
+    rt::QuantizedTensor bf16 = random_quantized("h.weight", {2, 9}, 7, rt::QuantStrategy::Group, 4, true, 7);
+    bf16.dtype = rt::DType::BF16;
+    check_quantized_round_trip(bf16);
+  }
+
+  TEST_CASE("the stored tensors are named and shaped as compressed-tensors names them") {
+    rt::testing::TempDir dir;
+    rt::CompressedModel model;
+    model.quantized.push_back(random_quantized("a.weight", {5, 70}, 4, rt::QuantStrategy::Group, 32, false, 1));
+    model.quantized.push_back(random_quantized("b.weight", {6, 10}, 8, rt::QuantStrategy::Channel, 0, false, 2));
+    model.quantized.push_back(random_quantized("c.weight", {3, 17}, 2, rt::QuantStrategy::Tensor, 0, false, 3));
+    write_model(dir.file("m.safetensors"), model);
+    kmr::Expected<rt::SafetensorsFile> file = rt::SafetensorsFile::open(dir.file("m.safetensors"));
+    REQUIRE(file.ok());
+    auto check = [&](const char* name, rt::DType dtype, std::vector<std::int64_t> shape) {
+      INFO(name);
+      const rt::TensorInfo* t = file->find(name);
+      REQUIRE(t != nullptr);
+      CHECK(t->dtype == dtype);
+      CHECK(t->shape == shape);
+    };
+    // 70 4-bit codes: 9 words a row; 3 groups a row (32, 32, 6); zero points of 5 rows in one word.
+    check("a.weight_packed", rt::DType::I32, {5, 9});
+    check("a.weight_scale", rt::DType::F32, {5, 3});
+    check("a.weight_zero_point", rt::DType::I32, {1, 3});
+    check("a.weight_shape", rt::DType::I64, {2});
+    check("b.weight", rt::DType::I8, {6, 10});
+    check("b.weight_scale", rt::DType::F32, {6, 1});
+    check("b.weight_zero_point", rt::DType::I8, {6, 1});
+    check("c.weight_packed", rt::DType::I32, {3, 2});
+    check("c.weight_scale", rt::DType::F32, {1});
+    check("c.weight_zero_point", rt::DType::I8, {1});
+    CHECK(file->tensors().size() == 11);
+    // weight_shape holds the dense shape as little-endian int64.
+    kmr::Expected<rt::ByteView> shape = file->bytes(*file->find("a.weight_shape"));
+    REQUIRE(shape.ok());
+    std::int64_t dims[2];
+    std::memcpy(dims, shape->data, sizeof dims);
+    CHECK(dims[0] == 5);
+    CHECK(dims[1] == 70);
+  }
+
+  TEST_CASE("bitmask sparsity at densities 0 to 1, with all-zero and all-dense rows, round-trips exactly") {
+    std::uint64_t seed = 1;
+    for (double density : {0.0, 0.1, 0.5, 0.9, 1.0}) {
+      for (const std::vector<std::int64_t>& shape :
+           std::vector<std::vector<std::int64_t>>{{6, 21}, {4, 8}, {2, 3, 5}}) {
+        INFO("density " << density << " shape " << rt::shape_string(shape));
+        const std::vector<float> dense = rt::testing::random_sparse_values(shape, density, seed++);
+        const rt::SparseTensor s = rt::sparse_from_dense("sp.weight", shape, rt::DType::F32, dense.data());
+        REQUIRE(rt::validate(s).ok());
+        CHECK(same_bits(rt::dequantize(s), dense));
+
+        rt::testing::TempDir dir;
+        rt::CompressedModel model;
+        model.sparse.push_back(s);
+        write_model(dir.file("s.safetensors"), model);
+        CHECK(data_bytes_of(dir.file("s.safetensors")) == rt::encoded_bytes(s));
+        rt::CompressedCheckpoint ckpt = open_compressed(dir.file("s.safetensors"));
+        REQUIRE(ckpt.tensors().size() == 1);
+        CHECK(ckpt.tensors()[0].encoding == rt::Encoding::SparseBitmask);
+        CHECK(ckpt.tensors()[0].shape == shape);
+        kmr::Expected<rt::SparseTensor> back = ckpt.read_sparse(ckpt.tensors()[0]);
+        REQUIRE_MESSAGE(back.ok(), (back.ok() ? "" : back.error().message));
+        CHECK(back->bitmask == s.bitmask);
+        CHECK(back->row_offsets == s.row_offsets);
+        CHECK(same_bits(back->values, s.values));
+        kmr::Expected<std::vector<float>> decoded = ckpt.decode(ckpt.tensors()[0]);
+        REQUIRE(decoded.ok());
+        CHECK(same_bits(*decoded, dense));
+      }
+    }
+  }
+
+  TEST_CASE("bitmask bits are LSB first per row; all-zero rows, empty tensors, -0 and BF16 values") {
+    // Row 0: non-zeros at columns 1 and 8; row 1 all zero; row 2 all non-zero.
+    const std::vector<float> dense = {0, 5, 0, 0, 0, 0, 0, 0, -3,  //
+                                      0, 0, 0, 0, 0, 0, 0, 0, 0,   //
+                                      1, 2, 3, 4, 5, 6, 7, 8, 9};
+    const rt::SparseTensor s = rt::sparse_from_dense("m.weight", {3, 9}, rt::DType::F32, dense.data());
+    CHECK(s.bitmask == std::vector<std::uint8_t>{0x02, 0x01, 0x00, 0x00, 0xFF, 0x01});
+    CHECK(s.row_offsets == std::vector<std::int64_t>{0, 2, 2});
+    CHECK(s.values == std::vector<float>{5, -3, 1, 2, 3, 4, 5, 6, 7, 8, 9});
+    CHECK(rt::encoded_bytes(s) == 6 + 11 * 4 + 3 * 8 + 2 * 8);
+
+    for (const std::vector<std::int64_t>& shape : std::vector<std::vector<std::int64_t>>{{0, 8}, {4, 0}, {0}}) {
+      const rt::SparseTensor e = rt::sparse_from_dense("e.weight", shape, rt::DType::F32, nullptr);
+      REQUIRE(rt::validate(e).ok());
+      rt::testing::TempDir dir;
+      rt::CompressedModel model;
+      model.sparse.push_back(e);
+      write_model(dir.file("e.safetensors"), model);
+      rt::CompressedCheckpoint ckpt = open_compressed(dir.file("e.safetensors"));
+      kmr::Expected<std::vector<float>> decoded = ckpt.decode(ckpt.tensors().at(0));
+      REQUIRE_MESSAGE(decoded.ok(), (decoded.ok() ? "" : decoded.error().message));
+      CHECK(decoded->empty());
+    }
+
+    const float negative_zero = -0.0f;
+    const rt::SparseTensor z = rt::sparse_from_dense("z.weight", {1}, rt::DType::F32, &negative_zero);
+    CHECK(z.values.empty());
+    CHECK(bits_of(rt::dequantize(z)[0]) == 0u);
+
+    // BF16 values are rounded once, when compressed; the file then holds exactly them.
+    const std::vector<float> fine = {1.0f + 1.0f / 1024, 0, 3.0f};
+    const rt::SparseTensor b = rt::sparse_from_dense("b.weight", {1, 3}, rt::DType::BF16, fine.data());
+    CHECK(b.values == std::vector<float>{1.0f, 3.0f});
+    rt::testing::TempDir dir;
+    rt::CompressedModel model;
+    model.sparse.push_back(b);
+    write_model(dir.file("b.safetensors"), model);
+    rt::CompressedCheckpoint ckpt = open_compressed(dir.file("b.safetensors"));
+    CHECK(ckpt.tensors().at(0).dtype == rt::DType::BF16);
+    CHECK(ckpt.tensors().at(0).part("compressed")->dtype == rt::DType::BF16);
+    kmr::Expected<std::vector<float>> decoded = ckpt.decode(ckpt.tensors().at(0));
+    REQUIRE(decoded.ok());
+    CHECK(*decoded == std::vector<float>{1.0f, 0.0f, 3.0f});
+  }
+
+  TEST_CASE("low-rank factors round-trip and multiply out in the documented order") {
+    for (std::int64_t rank : {0, 1, 3}) {
+      INFO("rank " << rank);
+      const rt::LowRankTensor l = rt::testing::random_low_rank("lr.weight", 5, 7, rank, 40 + rank);
+      std::vector<float> expected(35);
+      for (std::int64_t i = 0; i < 5; ++i) {
+        for (std::int64_t j = 0; j < 7; ++j) {
+          float acc = 0.0f;
+          for (std::int64_t k = 0; k < rank; ++k) {
+            const float product = l.u[i * rank + k] * l.v[k * 7 + j];
+            acc = acc + product;
+          }
+          expected[i * 7 + j] = acc;
+        }
+      }
+      CHECK(same_bits(rt::dequantize(l), expected));
+      rt::testing::TempDir dir;
+      rt::CompressedModel model;
+      model.low_rank.push_back(l);
+      write_model(dir.file("l.safetensors"), model);
+      CHECK(data_bytes_of(dir.file("l.safetensors")) == rt::encoded_bytes(l));
+      CHECK(rt::encoded_bytes(l) == static_cast<std::uint64_t>(4 * rank * (5 + 7)));
+      rt::CompressedCheckpoint ckpt = open_compressed(dir.file("l.safetensors"));
+      REQUIRE(ckpt.tensors().size() == 1);
+      CHECK(ckpt.tensors()[0].encoding == rt::Encoding::LowRank);
+      CHECK(ckpt.tensors()[0].shape == std::vector<std::int64_t>{5, 7});
+      kmr::Expected<std::vector<float>> decoded = ckpt.decode(ckpt.tensors()[0]);
+      REQUIRE(decoded.ok());
+      CHECK(same_bits(*decoded, expected));
+    }
+  }
+
+  TEST_CASE("a mixed model: every tensor decodes, the metadata records config, dtypes and provenance") {
+    rt::testing::SampleModel sample = rt::testing::sample_model();
+    rt::testing::TempDir dir;
+    const std::string path = dir.file("model.safetensors");
+    kmr::Status written = rt::write_compressed(path, sample.model, sample.provenance);
+    REQUIRE_MESSAGE(written.ok(), (written.ok() ? "" : written.error().message));
+    CHECK(data_bytes_of(path) == rt::encoded_bytes(sample.model));
+
+    rt::CompressedCheckpoint ckpt = open_compressed(path);
+    std::vector<std::string> names;
+    for (const rt::LogicalTensor& t : ckpt.tensors()) names.push_back(t.name);
+    CHECK(names == std::vector<std::string>{"lr.weight", "nan.weight", "q2.weight", "q3.weight", "q4.weight", "q8.bias",
+                                            "q8.weight", "qb.weight", "scalar", "sp.weight"});
+    for (const rt::QuantizedTensor& q : sample.model.quantized) {
+      INFO(q.name);
+      const rt::LogicalTensor* t = ckpt.find(q.name);
+      REQUIRE(t != nullptr);
+      CHECK(t->dtype == q.dtype);
+      CHECK(t->stored_bytes() == rt::encoded_bytes(q));
+      kmr::Expected<std::vector<float>> decoded = ckpt.decode(*t);
+      REQUIRE(decoded.ok());
+      CHECK(same_bits(*decoded, expected_values(q)));
+    }
+    kmr::Expected<std::vector<float>> sparse = ckpt.decode(*ckpt.find("sp.weight"));
+    REQUIRE(sparse.ok());
+    CHECK(same_bits(*sparse, rt::dequantize(sample.model.sparse[0])));
+    kmr::Expected<std::vector<float>> low_rank = ckpt.decode(*ckpt.find("lr.weight"));
+    REQUIRE(low_rank.ok());
+    CHECK(same_bits(*low_rank, rt::dequantize(sample.model.low_rank[0])));
+    kmr::Expected<std::vector<float>> dense = ckpt.decode(*ckpt.find("nan.weight"));
+    REQUIRE(dense.ok());
+    CHECK(same_bits(*dense, sample.dense_values[1]));
+
+    const auto& meta = ckpt.checkpoint().metadata();
+    CHECK(meta.at("format") == "pt");
+    CHECK(meta.at("kmr.version") == "0.1.0");
+    CHECK(meta.at("kmr.script_hash") == "sha256:0123abcd");
+    CHECK(meta.at("kmr.knobs") == R"({"bits":"4","sparsity":"30%"})");
+    CHECK(meta.at("kmr.dtypes") ==
+          R"({"lr.weight":"F32","q2.weight":"F32","q3.weight":"F32","q4.weight":"F32","q8.weight":"F32",)"
+          R"("qb.weight":"BF16","sp.weight":"F32"})");
+    REQUIRE(ckpt.quantization_config().has_value());
+    const rt::QuantizationConfig& config = *ckpt.quantization_config();
+    CHECK(config.format == "mixed-precision");
+    REQUIRE(config.groups.size() == 5);
+    CHECK(config.groups[0].targets == std::vector<std::string>{"q2"});
+    CHECK(config.groups[0].format == "pack-quantized");
+    CHECK(config.groups[3].targets == std::vector<std::string>{"q8"});
+    CHECK(config.groups[3].format == "int-quantized");
+    REQUIRE(config.sparsity.has_value());
+    CHECK(config.sparsity->targets == std::vector<std::string>{"sp"});
+    const double zeros = 1.0 - static_cast<double>(sample.model.sparse[0].values.size()) / 95.0;
+    CHECK(config.sparsity->global_sparsity == doctest::Approx(zeros));
+  }
+
+  TEST_CASE("quantization_config is the JSON compressed-tensors writes") {
+    rt::CompressedModel model;
+    model.quantized.push_back(random_quantized("fc1.weight", {4, 64}, 4, rt::QuantStrategy::Group, 64, true, 1));
+    model.quantized.push_back(random_quantized("fc2.weight", {4, 64}, 4, rt::QuantStrategy::Group, 64, true, 2));
+    kmr::Expected<rt::EncodedCheckpoint> encoded = rt::encode_checkpoint(model, {}, "m");
+    REQUIRE(encoded.ok());
+    CHECK(encoded->metadata.at("quantization_config") ==
+          R"({"quant_method":"compressed-tensors","format":"pack-quantized","quantization_status":"compressed",)"
+          R"("config_groups":{"group_0":{"targets":["fc1","fc2"],"weights":{"num_bits":4,"type":"int",)"
+          R"("symmetric":true,"strategy":"group","group_size":64,"dynamic":false,"actorder":null,)"
+          R"("block_structure":null},"input_activations":null,"output_activations":null,)"
+          R"("format":"pack-quantized"}},"ignore":[],"kv_cache_scheme":null,"sparsity_config":null})");
+    CHECK(encoded->metadata.count("kmr.version") == 0);  // empty provenance fields are omitted
+  }
+
+  TEST_CASE("configs written by other tools: class-name targets, regex targets and ignore lists") {
+    const std::string text =
+        R"({"quant_method":"compressed-tensors","format":"pack-quantized","ignore":["lm_head"],)"
+        R"("config_groups":{"group_0":{"targets":["Linear"],"weights":{"num_bits":4,"type":"int",)"
+        R"("symmetric":true,"strategy":"group","group_size":128,"observer":"minmax","observer_kwargs":{}},)"
+        R"("input_activations":null}},"version":"0.9.0"})";
+    kmr::Expected<rt::QuantizationConfig> config = rt::parse_quantization_config(text, "f");
+    REQUIRE_MESSAGE(config.ok(), (config.ok() ? "" : config.error().message));
+    rt::SchemeMatch m = rt::scheme_for_module(*config, "model.layers.0.mlp.down_proj");
+    REQUIRE(m.scheme != nullptr);
+    CHECK_FALSE(m.by_name);
+    CHECK(m.scheme->bits == 4);
+    CHECK(m.scheme->group_size == 128);
+    CHECK(rt::scheme_for_module(*config, "lm_head").scheme == nullptr);
+
+    const std::string two =
+        R"({"config_groups":{"a":{"targets":["re:.*mlp\\..*"],"weights":{"num_bits":4,"strategy":"channel"}},)"
+        R"("b":{"targets":["layers.0.attn"],"weights":{"num_bits":8,"strategy":"channel","symmetric":false}}}})";
+    kmr::Expected<rt::QuantizationConfig> config2 = rt::parse_quantization_config(two, "f");
+    REQUIRE(config2.ok());
+    CHECK(rt::scheme_for_module(*config2, "layers.0.mlp.up").scheme->bits == 4);
+    CHECK(rt::scheme_for_module(*config2, "layers.0.attn").scheme->bits == 8);
+    CHECK(rt::scheme_for_module(*config2, "layers.0.attn").by_name);
+    CHECK(rt::scheme_for_module(*config2, "other").scheme == nullptr);
+  }
+
+  TEST_CASE("encoding refuses invalid tensors and names that would read back as something else") {
+    auto refused = [](const rt::CompressedModel& model, const std::string& expected) {
+      kmr::Expected<rt::EncodedCheckpoint> encoded = rt::encode_checkpoint(model, {}, "out.safetensors");
+      REQUIRE_FALSE(encoded.ok());
+      INFO(encoded.error().message);
+      CHECK(encoded.error().message.find(expected) != std::string::npos);
+      CHECK(encoded.error().message.rfind("out.safetensors: ", 0) == 0);
+    };
+    const float scale = 1.0f;
+    const std::int8_t i8 = 1;
+    const rt::ByteView scale_bytes{reinterpret_cast<const std::uint8_t*>(&scale), 4};
+    const rt::ByteView i8_bytes{reinterpret_cast<const std::uint8_t*>(&i8), 1};
+    rt::CompressedModel model;
+    model.quantized.push_back(random_quantized("q.weight", {2, 8}, 8, rt::QuantStrategy::Channel, 0, true, 1));
+    model.dense.push_back({"q.weight_scale", rt::DType::F32, {1}, scale_bytes});
+    refused(model, "'q.weight_scale'");
+
+    model.dense = {{"q.weight", rt::DType::F32, {1}, scale_bytes}};
+    refused(model, "tensor 'q.weight' is given twice");
+
+    rt::CompressedModel impostor;  // a dense I8 weight beside a dense scale reads back as int-quantized
+    impostor.dense = {{"x.weight", rt::DType::I8, {1}, i8_bytes}, {"x.weight_scale", rt::DType::F32, {1}, scale_bytes}};
+    refused(impostor, "'x.weight' as int-quantized");
+
+    rt::CompressedModel badname;
+    badname.quantized.push_back(random_quantized("q.bias", {2, 8}, 4, rt::QuantStrategy::Channel, 0, true, 1));
+    refused(badname, "tensor 'q.bias': a compressed tensor must be named '<module>.weight'");
+
+    rt::CompressedModel range;
+    range.quantized.push_back(random_quantized("q.weight", {2, 8}, 4, rt::QuantStrategy::Channel, 0, true, 1));
+    range.quantized[0].codes[5] = 8;
+    refused(range, "tensor 'q.weight': code 8 at element 5 is outside the 4-bit range [-8, 7]");
+
+    rt::CompressedModel zeros;
+    zeros.quantized.push_back(random_quantized("q.weight", {2, 8}, 3, rt::QuantStrategy::Channel, 0, false, 1));
+    zeros.quantized[0].zero_points[1] = -5;
+    refused(zeros, "zero point -5 of scale 1 is outside the 3-bit range [-4, 3]");
+
+    rt::CompressedModel scales;
+    scales.quantized.push_back(random_quantized("q.weight", {2, 100}, 4, rt::QuantStrategy::Group, 32, true, 1));
+    scales.quantized[0].scales.pop_back();
+    refused(scales, "has 7 scales, group quantization of shape [2, 100] needs 8");
+
+    rt::CompressedModel group;
+    group.quantized.push_back(random_quantized("q.weight", {2, 8}, 4, rt::QuantStrategy::Channel, 0, true, 1));
+    group.quantized[0].strategy = rt::QuantStrategy::Group;
+    refused(group, "group size 0 must be at least 1");
+
+    rt::CompressedModel utf8;
+    utf8.quantized.push_back(random_quantized("\xff.weight", {2, 8}, 4, rt::QuantStrategy::Channel, 0, true, 1));
+    refused(utf8, "not valid UTF-8");
+
+    rt::CompressedModel bits;
+    bits.quantized.push_back(random_quantized("q.weight", {2, 8}, 4, rt::QuantStrategy::Channel, 0, true, 1));
+    bits.quantized[0].bits = 9;
+    refused(bits, "bit width 9 is outside 2..8");
+  }
+  TEST_CASE("the worked example of docs/format.md section 7, byte for byte") {
+    rt::QuantizedTensor q;
+    q.name = "fc.weight";
+    q.shape = {2, 10};
+    q.bits = 4;
+    q.strategy = rt::QuantStrategy::Group;
+    q.group_size = 8;
+    q.codes = {-8, -1, 0, 7, 1, 2, 3, 4, 5, -3, 0, 1, 2, 3, 4, 5, 6, 7, -8, -7};
+    q.scales = {0.5f, 0.25f, 0.125f, 1.0f};
+    const float bias[2] = {1.5f, -2.0f};
+    rt::CompressedModel model;
+    model.dense.push_back({"fc.bias", rt::DType::F32, {2}, {reinterpret_cast<const std::uint8_t*>(bias), 8}});
+    model.quantized.push_back(q);
+    rt::testing::TempDir dir;
+    kmr::Status written =
+        rt::write_compressed(dir.file("ex.safetensors"), model, {"0.1.0", "sha256:5d41402a", {{"bits", "4"}}});
+    REQUIRE(written.ok());
+    const std::string header =
+        R"__({"__metadata__":{"format":"pt","kmr.dtypes":"{\"fc.weight\":\"F32\"}","kmr.knobs":"{\"bits\":\"4)__"
+        R"__(\"}","kmr.script_hash":"sha256:5d41402a","kmr.version":"0.1.0","quantization_config":"{\"quant_m)__"
+        R"__(ethod\":\"compressed-tensors\",\"format\":\"pack-quantized\",\"quantization_status\":\"compresse)__"
+        R"__(d\",\"config_groups\":{\"group_0\":{\"targets\":[\"fc\"],\"weights\":{\"num_bits\":4,\"type\":\")__"
+        R"__(int\",\"symmetric\":true,\"strategy\":\"group\",\"group_size\":8,\"dynamic\":false,\"actorder\":)__"
+        R"__(null,\"block_structure\":null},\"input_activations\":null,\"output_activations\":null,\"format\")__"
+        R"__(:\"pack-quantized\"}},\"ignore\":[],\"kv_cache_scheme\":null,\"sparsity_config\":null}"},"fc.bia)__"
+        R"__(s":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"fc.weight_packed":{"dtype":"I32","shape":[2)__"
+        R"__(,2],"data_offsets":[8,24]},"fc.weight_scale":{"dtype":"F32","shape":[2,2],"data_offsets":[24,40])__"
+        R"__(},"fc.weight_shape":{"dtype":"I64","shape":[2],"data_offsets":[40,56]}})__";
+    const unsigned char data[] = {0x00, 0x00, 0xc0, 0x3f, 0x00, 0x00, 0x00, 0xc0, 0x70, 0xf8, 0xa9, 0xcb, 0x5d, 0x00,
+                                  0x00, 0x00, 0x98, 0xba, 0xdc, 0xfe, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x3f,
+                                  0x00, 0x00, 0x80, 0x3e, 0x00, 0x00, 0x00, 0x3e, 0x00, 0x00, 0x80, 0x3f, 0x02, 0x00,
+                                  0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+    const std::string expected =
+        rt::testing::safetensors_bytes(header + " ", std::string(std::begin(data), std::end(data)));
+    CHECK(expected.size() == 1000);
+    CHECK(rt::testing::read_file(dir.file("ex.safetensors")) == expected);
+    CHECK(rt::dequantize(q) == std::vector<float>{-4, -0.5f,  0,     3.5f,   0.5f, 1,      1.5f,  2,      1.25f, -0.75f,
+                                                  0,  0.125f, 0.25f, 0.375f, 0.5f, 0.625f, 0.75f, 0.875f, -8,    -7});
+  }
+
+  TEST_CASE("the small examples of docs/format.md sections 3.3 and 4") {
+    rt::QuantizedTensor a;
+    a.name = "up.weight";
+    a.shape = {3, 4};
+    a.bits = 2;
+    a.symmetric = false;
+    a.codes = {-2, -1, 0, 1, 1, 1, -2, 0, 0, 0, 0, -1};
+    a.scales = {0.5f, 0.25f, 2.0f};
+    a.zero_points = {-1, 0, 1};
+    kmr::Expected<rt::EncodedTensors> encoded = rt::encode(a);
+    REQUIRE(encoded.ok());
+    auto bytes_of = [&](const std::string& name) {
+      for (const rt::TensorToWrite& t : encoded->tensors()) {
+        if (t.name == name) return std::vector<std::uint8_t>(t.data.data, t.data.data + t.data.size);
+      }
+      return std::vector<std::uint8_t>{};
+    };
+    CHECK(bytes_of("up.weight_packed") == std::vector<std::uint8_t>{0xe4, 0, 0, 0, 0x8f, 0, 0, 0, 0x6a, 0, 0, 0});
+    CHECK(bytes_of("up.weight_zero_point") == std::vector<std::uint8_t>{0x39, 0, 0, 0});
+    CHECK(rt::dequantize(a) == std::vector<float>{-0.5f, 0, 0.5f, 1, 0.25f, 0.25f, -0.5f, 0, -2, -2, -2, -4});
+
+    rt::QuantizedTensor b;
+    b.name = "emb.weight";
+    b.shape = {2, 3};
+    b.bits = 8;
+    b.symmetric = false;
+    b.codes = {-128, 0, 127, 5, -5, 100};
+    b.scales = {0.5f, 0.25f};
+    b.zero_points = {-3, 10};
+    encoded = rt::encode(b);
+    REQUIRE(encoded.ok());
+    CHECK(bytes_of("emb.weight") == std::vector<std::uint8_t>{0x80, 0x00, 0x7f, 0x05, 0xfb, 0x64});
+    CHECK(bytes_of("emb.weight_zero_point") == std::vector<std::uint8_t>{0xfd, 0x0a});
+    CHECK(rt::dequantize(b) == std::vector<float>{-62.5f, 1.5f, 65, -1.25f, -3.75f, 22.5f});
+  }
+}

@@ -1,0 +1,27 @@
+// `kmrc run FILE.kmr [--set knob=value]... [--report PATH] [--fuel N]`.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace kmrc {
+
+struct RunCommandOptions {
+  std::string path;
+  std::vector<std::string> sets;
+  std::string report;
+  size_t fuel = 1000000;
+  int threads = 0;
+};
+
+/// Registers the subcommand on `app`; its options land in `options`.
+CLI::App* add_run_command(CLI::App& app, RunCommandOptions& options);
+
+/// Checks the script, runs its policy, saves the chosen model and writes the report.
+/// Exit status: 0 saved, 1 an error (diagnostics or a run-time error, nothing saved),
+/// 2 no feasible configuration (nothing saved).
+int run_run(const RunCommandOptions& options);
+
+}  // namespace kmrc

@@ -3,32 +3,9 @@
 
 #include <cmath>
 
+#include "runtime/activation_derivative.h"
+
 namespace kmr::runtime {
-namespace {
-
-// Multiplies `delta` by the activation's derivative at pre-activation `z`.
-void scale_by_derivative(Activation act, const Matrix& z, Matrix& delta) {
-  switch (act) {
-    case Activation::relu:
-      delta = (z.array() > 0.0f).select(delta.array(), 0.0f).matrix();
-      break;
-    case Activation::tanh:
-      delta.array() *= 1.0f - z.array().tanh().square();
-      break;
-    case Activation::gelu: {
-      // d/dz [z Φ(z)] = Φ(z) + z φ(z)
-      const Matrix d = z.unaryExpr([](float x) {
-        const float cdf = 0.5f * (1.0f + std::erf(x * 0.70710678118654752f));
-        const float pdf = 0.39894228040143268f * std::exp(-0.5f * x * x);
-        return cdf + x * pdf;
-      });
-      delta.array() *= d.array();
-      break;
-    }
-  }
-}
-
-}  // namespace
 
 Matrix mlp_forward_traced(const Mlp& model, const Matrix& inputs, MlpTrace& trace) {
   trace.inputs.clear();
@@ -77,7 +54,7 @@ MlpGradients mlp_backward(const Mlp& model, const MlpTrace& trace, const Matrix&
     grads.bias[l] = delta.colwise().sum().transpose();
     if (l > 0) {
       Matrix upstream = delta * model.layers[l].weight;
-      scale_by_derivative(model.act, trace.pre[l - 1], upstream);
+      scale_by_activation_derivative(model.act, trace.pre[l - 1], upstream);
       delta = std::move(upstream);
     }
   }

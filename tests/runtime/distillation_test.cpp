@@ -11,6 +11,7 @@
 #include "runtime/mlp_gradients.h"
 #include "runtime/model_meters.h"
 #include "runtime/safetensors_reader.h"
+#include "test_support.h"
 
 namespace rt = kmr::runtime;
 
@@ -23,18 +24,8 @@ rt::Matrix random_matrix(Eigen::Index rows, Eigen::Index cols, float range, std:
   return m;
 }
 
-rt::Dataset random_dataset(std::int64_t count, std::int64_t features, std::int32_t classes, std::uint64_t seed) {
-  rt::Rng rng(seed);
-  rt::Dataset d;
-  d.count = count;
-  d.features = features;
-  d.num_classes = classes;
-  for (std::int64_t i = 0; i < count * features; ++i) d.inputs.push_back(2.0f * rng.uniform01() - 1.0f);
-  for (std::int64_t i = 0; i < count; ++i) d.labels.push_back(static_cast<std::int32_t>(rng.below(classes)));
-  return d;
-}
-
-bool data_present() { return rt::check_fashion_mnist("train").ok() && rt::check_fashion_mnist("test").ok(); }
+using rt::testing::data_present;
+using rt::testing::random_dataset;
 
 }  // namespace
 

@@ -12,23 +12,14 @@
 #include "runtime/model_meters.h"
 #include "runtime/random.h"
 #include "runtime/safetensors_reader.h"
+#include "test_support.h"
 
 namespace rt = kmr::runtime;
 
 namespace {
 
-rt::Dataset random_dataset(std::int64_t count, std::int64_t features, std::int32_t classes, std::uint64_t seed) {
-  rt::Rng rng(seed);
-  rt::Dataset d;
-  d.count = count;
-  d.features = features;
-  d.num_classes = classes;
-  for (std::int64_t i = 0; i < count * features; ++i) d.inputs.push_back(2.0f * rng.uniform01() - 1.0f);
-  for (std::int64_t i = 0; i < count; ++i) d.labels.push_back(static_cast<std::int32_t>(rng.below(classes)));
-  return d;
-}
-
-bool data_present() { return rt::check_fashion_mnist("train").ok() && rt::check_fashion_mnist("test").ok(); }
+using rt::testing::data_present;
+using rt::testing::random_dataset;
 
 }  // namespace
 

@@ -1,6 +1,9 @@
 // Scratch-directory and raw-file helpers for the runtime tests.
 #include "test_support.h"
 
+#include "runtime/fashion_mnist.h"
+#include "runtime/random.h"
+
 #include <stdlib.h>
 
 #include <algorithm>
@@ -64,5 +67,18 @@ std::string pattern_bytes(std::size_t n, std::uint32_t seed) {
   }
   return out;
 }
+
+Dataset random_dataset(std::int64_t count, std::int64_t features, std::int32_t classes, std::uint64_t seed) {
+  Rng rng(seed);
+  Dataset d;
+  d.count = count;
+  d.features = features;
+  d.num_classes = classes;
+  for (std::int64_t i = 0; i < count * features; ++i) d.inputs.push_back(2.0f * rng.uniform01() - 1.0f);
+  for (std::int64_t i = 0; i < count; ++i) d.labels.push_back(static_cast<std::int32_t>(rng.below(classes)));
+  return d;
+}
+
+bool data_present() { return check_fashion_mnist("train").ok() && check_fashion_mnist("test").ok(); }
 
 }  // namespace kmr::runtime::testing

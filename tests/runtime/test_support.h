@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "runtime/dataset.h"
+
 namespace kmr::runtime::testing {
 
 /// A fresh directory under the system temp dir, removed with its contents on destruction.
@@ -33,5 +35,12 @@ std::string safetensors_bytes(const std::string& header, const std::string& data
 
 /// `n` bytes of a deterministic pattern (distinct, non-trivial values for round trips).
 std::string pattern_bytes(std::size_t n, std::uint32_t seed);
+
+/// `count` examples of `features` inputs uniform in [-1, 1) and labels uniform in
+/// [0, classes), drawn from Rng(seed): small, reproducible training data.
+Dataset random_dataset(std::int64_t count, std::int64_t features, std::int32_t classes, std::uint64_t seed);
+
+/// Whether Debian's Fashion-MNIST (train and test) is installed; tests that need it skip otherwise.
+bool data_present();
 
 }  // namespace kmr::runtime::testing

@@ -61,6 +61,49 @@ bool domain_fails(const kir::Node& node, double x) {
   return node.kind == NodeKind::Unary && (op == kir::UnaryOp::Sqrt || op == kir::UnaryOp::Log) && x < 0;
 }
 
+// Element-wise coarse nodes over all units of a row at once: operands as (pointer,
+// stride) — stride 0 for a uniform or row value broadcast to groups — and the operator a
+// template argument, so each loop is a few instructions per unit.
+struct Strided {
+  const double* at;
+  int64_t stride;
+  double operator[](int64_t j) const { return at[j * stride]; }
+};
+
+template <kir::UnaryOp Op>
+void unary_units(Strided a, double* out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] = kir::sem::unary(Op, a[j]);
+}
+template <kir::BinaryOp Op>
+void binary_units(Strided a, Strided b, double* out, int64_t n) {
+  for (int64_t j = 0; j < n; ++j) out[j] = kir::sem::binary(Op, a[j], b[j]);
+}
+
+void map_units(const kir::Node& node, const Strided* in, double* out, int64_t n) {
+  switch (node.kind) {
+    case NodeKind::Unary:
+      switch (static_cast<kir::UnaryOp>(node.op)) {
+#define KIR_UNARY(op, text, takes_bool) \
+  case kir::UnaryOp::op: return unary_units<kir::UnaryOp::op>(in[0], out, n);
+#include "compiler/kir/nodes.def"
+#undef KIR_UNARY
+      }
+      return;
+    case NodeKind::Binary:
+      switch (static_cast<kir::BinaryOp>(node.op)) {
+#define KIR_BINARY(op, text, kind) \
+  case kir::BinaryOp::op: return binary_units<kir::BinaryOp::op>(in[0], in[1], out, n);
+#include "compiler/kir/nodes.def"
+#undef KIR_BINARY
+      }
+      return;
+    case NodeKind::Select:
+      for (int64_t j = 0; j < n; ++j) out[j] = in[0][j] != 0 ? in[1][j] : in[2][j];
+      return;
+    default: return;
+  }
+}
+
 }  // namespace
 
 double RunState::coarse_at(int id, int64_t row, int64_t group, const Worker& w) const {
@@ -101,6 +144,24 @@ void RunState::eval_stage(int pass, int stage, int64_t row, Worker& w) {
     const kir::Node& node = *info.node;
     bool is_group = node.level.kind == Level::Kind::Group;
     int64_t units = is_group ? groups[info.size_class] : 1;
+    if (node.kind == NodeKind::Unary || node.kind == NodeKind::Binary || node.kind == NodeKind::Select) {
+      Strided in[3] = {};
+      for (size_t i = 0; i < info.operands.size() && i < 3; ++i) {
+        const NodeInfo& x = L.nodes[info.operands[i]];
+        switch (x.node->level.kind) {
+          case Level::Kind::Group: in[i] = {w.gs.data() + gs_offset[x.slot], 1}; break;
+          case Level::Kind::Row: in[i] = {&rs[row * L.row_slots + x.slot], 0}; break;
+          default: in[i] = {&us[x.slot], 0}; break;
+        }
+      }
+      if (node.kind == NodeKind::Unary)
+        for (int64_t j = 0; j < units; ++j)
+          if (domain_fails(node, in[0][j]))
+            fail({3, id, is_group ? row * units + j : row},
+                 fmt::format("{} of a negative number ({})", kir::unary_op_text(static_cast<kir::UnaryOp>(node.op)), in[0][j]));
+      map_units(node, in, is_group ? w.gs.data() + gs_offset[info.slot] : &rs[row * L.row_slots + info.slot], units);
+      continue;
+    }
     for (int64_t j = 0; j < units; ++j) {
       double& slot = is_group ? w.gs[gs_offset[info.slot] + j] : rs[row * L.row_slots + info.slot];
       double* pos_slot = nullptr;

@@ -53,7 +53,8 @@ inline double from_signed_key(int64_t key) {
 
 /// Reusable buffers of select_rank (one per worker, so selection allocates nothing per row).
 struct SelectScratch {
-  std::vector<uint64_t> keys, candidates;
+  std::vector<uint32_t> keys32, candidates32;  // for floats
+  std::vector<uint64_t> keys64, candidates64;  // for doubles
 };
 
 /// The index of the unit at 0-based rank k (0 <= k < n) among v[0..n) ordered by

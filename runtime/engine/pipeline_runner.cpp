@@ -1,9 +1,8 @@
-// Pipeline materialisation through the kernel interpreter, with a per-tensor result cache.
+// Pipeline materialisation through the kernel engine, with a per-tensor result cache.
 #include "runtime/engine/pipeline_runner.h"
 
 #include <fmt/format.h>
 
-#include "compiler/interp/interpreter.h"
 #include "compiler/lower/lower_kernel.h"
 #include "compiler/sema/const_eval.h"
 #include "compiler/sema/resource_probe.h"
@@ -100,7 +99,8 @@ const TensorResult* MaterializedModel::find(const std::string& name) const {
 
 Expected<std::unique_ptr<PipelineRunner>> PipelineRunner::create(const sema::CheckedProgram& program,
                                                                  const std::string& name, ModelStore& store,
-                                                                 const KnobSpace& space) {
+                                                                 const KnobSpace& space,
+                                                                 codegen::KernelEngine& kernels) {
   const ast::Decl* root = root_model(program, name);
   auto facts = root ? program.models.find(root->name) : program.models.end();
   if (facts == program.models.end())
@@ -108,7 +108,7 @@ Expected<std::unique_ptr<PipelineRunner>> PipelineRunner::create(const sema::Che
                              "run in a later milestone)", name)};
   auto model = store.load(facts->second.path);
   if (!model) return model.error();
-  std::unique_ptr<PipelineRunner> runner(new PipelineRunner(**model, space));
+  std::unique_ptr<PipelineRunner> runner(new PipelineRunner(**model, space, kernels));
 
   const sema::Symbol& symbol = program.symbols.at(name);
   if (symbol.kind != sema::SymbolKind::Pipeline) return runner;
@@ -152,7 +152,7 @@ Expected<TensorResult> PipelineRunner::run_step(const Step& step, const TensorRe
                                                 const kir::ParamValues& params) {
   const StoredTensor& stored = *model_.find(input.name);
   kir::TensorView view{input.name, input.values->data(), stored.rows(), stored.cols()};
-  auto out = interp::run(step.kernel.kernel, view, params);
+  auto out = kernels_.run(step.kernel, view, params);
   if (!out) return out.error();
   ++kernel_runs_;
   TensorResult result = input;

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "compiler/codegen/engine.h"
 #include "compiler/kir/tensor.h"
 #include "compiler/passes/optimize.h"
 #include "compiler/sema/checker.h"
@@ -53,10 +54,11 @@ class PipelineRunner {
   /// Prepares pipeline (or model) `name` of a program checked without errors: lowers and
   /// fuses its rules, prepares each kernel and resolves the tensors each step targets.
   /// Fails for what cannot run yet (native rules such as distill and lowrank) with a
-  /// message naming the rule.
+  /// message naming the rule. Kernels run on `kernels` (JIT or interpreter), which must
+  /// outlive the runner.
   static Expected<std::unique_ptr<PipelineRunner>> create(const sema::CheckedProgram& program,
                                                           const std::string& name, ModelStore& store,
-                                                          const KnobSpace& space);
+                                                          const KnobSpace& space, codegen::KernelEngine& kernels);
 
   /// The model for `config`. Deterministic; results of tensors whose knob values did not
   /// change since an earlier call are reused.
@@ -72,12 +74,14 @@ class PipelineRunner {
     std::vector<std::string> targets;
     std::vector<int> param_slots_scalar;  // per kernel param: the scalar knob's slot, or -1
   };
-  PipelineRunner(const StoredModel& model, const KnobSpace& space) : model_(model), space_(space) {}
+  PipelineRunner(const StoredModel& model, const KnobSpace& space, codegen::KernelEngine& kernels)
+      : model_(model), space_(space), kernels_(kernels) {}
   Expected<kir::ParamValues> params_for(const Step& step, const std::string& tensor, const Configuration& config) const;
   Expected<TensorResult> run_step(const Step& step, const TensorResult& input, const kir::ParamValues& params);
 
   const StoredModel& model_;
   const KnobSpace& space_;
+  codegen::KernelEngine& kernels_;
   std::vector<Step> steps_;
   std::map<std::pair<std::string, kir::ParamValues>, TensorResult> cache_;  // key: step#tensor, params
   size_t kernel_runs_ = 0;

@@ -8,11 +8,14 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include <fmt/format.h>
 
 #include "compiler/sema/const_eval.h"
+#include "compiler/syntax/formatter.h"
 #include "runtime/engine/outputs.h"
+#include "runtime/engine/pareto_plot.h"
 #include "runtime/engine/scripted_policy.h"
 
 namespace kmr::engine {
@@ -80,6 +83,42 @@ Status make_parent_directories(const std::string& path) {
   return Status::success();
 }
 
+// How the kernels ran: what a user checks when a run is slow or a cache seems unused.
+std::string kernel_summary(codegen::KernelEngine& kernels) {
+  if (!kernels.uses_jit()) return "kernels: interpreter (--no-jit)";
+  codegen::JitStats stats = kernels.jit()->stats();
+  std::string host = kernels.jit()->host();
+  return fmt::format("kernels: JIT for {}; {} compiled, {} loaded from the disk cache", host.substr(0, host.find(' ')),
+                     stats.compiled, stats.disk_hits);
+}
+
+nlohmann::ordered_json kernel_report(codegen::KernelEngine& kernels) {
+  nlohmann::ordered_json json;
+  json["engine"] = kernels.uses_jit() ? "jit" : "interpreter";
+  if (kernels.uses_jit()) {
+    codegen::JitStats stats = kernels.jit()->stats();
+    json["host"] = kernels.jit()->host();
+    json["compiled"] = stats.compiled;
+    json["disk_cache_hits"] = stats.disk_hits;
+    json["disk_cache_writes"] = stats.disk_writes;
+    json["disk_cache_rejected"] = stats.disk_rejected;
+  }
+  return json;
+}
+
+Status write_output(const std::string& path, const std::string& text) {
+  if (auto status = make_parent_directories(path); !status) return status;
+  return write_text_file(path, text);
+}
+
+// "out/run.json" -> "out/run.pareto.svg".
+std::string pareto_plot_path(const std::string& beside) {
+  size_t slash = beside.rfind('/');
+  size_t dot = beside.rfind('.');
+  std::string stem = dot != std::string::npos && (slash == std::string::npos || dot > slash) ? beside.substr(0, dot) : beside;
+  return stem + ".pareto.svg";
+}
+
 std::string script_hash(const driver::Compilation& compilation) {
   // FNV-1a of the root file: a stable fingerprint for provenance, not a security hash.
   uint64_t hash = 1469598103934665603ull;
@@ -98,8 +137,15 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
   for (const auto& [knob, value] : options.pins)
     if (auto status = pin_knob(space, knob, value); !status) return status.error();
 
+  codegen::EngineOptions engine_options;
+  engine_options.use_jit = options.use_jit;
+  engine_options.threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (options.kernel_cache_dir) engine_options.jit.cache_dir = *options.kernel_cache_dir;
+  auto kernels = codegen::KernelEngine::create(engine_options);
+  if (!kernels) return kernels.error();
+
   ModelStore store;
-  auto evaluator = TrialEvaluator::create(program, root, store, space);
+  auto evaluator = TrialEvaluator::create(program, root, store, space, **kernels);
   if (!evaluator) return evaluator.error();
   auto baseline = (*evaluator)->evaluate_baseline();
   if (!baseline) return baseline.error();
@@ -134,6 +180,16 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
     }
   }
 
+  if (options.progress != nullptr)
+    limits.on_trial = [&progress = *options.progress](const SearchProgress& at) {
+      std::string best = "no feasible trial yet";
+      if (at.best != nullptr && at.best->feasible)
+        best = at.best->objective ? fmt::format("best objective {:.6g}", *at.best->objective) : "a feasible trial";
+      // \r and erase-line: the line is redrawn in place on a terminal.
+      progress << fmt::format("\r\x1b[Ktrial {} of at most {}, {}, {:.1f} s", at.trials, at.max_trials, best,
+                              at.elapsed_seconds)
+               << std::flush;
+    };
   Expected<SearchOutcome> outcome = Error{""};
   if (policy && policy->is_scripted) outcome = run_scripted_policy(*policy, **evaluator, space, limits, maximize);
   else if (policy_name == "grid") outcome = grid_search(**evaluator, space, limits, maximize);
@@ -145,6 +201,7 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
     }
     outcome = bisect_search(**evaluator, space, *bisect_slot, limits, maximize);
   } else outcome = greedy_search(**evaluator, space, limits, maximize);
+  if (options.progress != nullptr) *options.progress << "\r\x1b[K" << std::flush;
   if (!outcome) return outcome.error();
 
   // The summary: baseline against the chosen trial, meter by meter.
@@ -160,9 +217,34 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
   if (chosen)
     for (const auto& [knob, value] : knob_text(space, chosen->config)) out << fmt::format("  knob {:<19} {:>16}\n", knob, value);
 
+  out << kernel_summary(**kernels) << "\n";
+
   std::string report_text;
-  if (!report_path.empty())
-    report_text = make_report(compilation.sources.file(0).path, policy_name, space, *baseline, *outcome).dump(2) + "\n";
+  if (!report_path.empty()) {
+    auto report = make_report(compilation.sources.file(0).path, policy_name, space, *baseline, *outcome);
+    report["kernels"] = kernel_report(**kernels);
+    report_text = report.dump(2) + "\n";
+  }
+
+  if (policy_name == "pareto") {
+    // The plot goes beside the report (else beside the first saved model): one picture per run.
+    std::string beside = !report_path.empty() ? report_path : saves.empty() ? std::string() : saves.front()->path;
+    if (beside.empty()) {
+      out << "note: the pareto plot is not written: the script has no `report to` or `save`\n";
+    } else {
+      std::string plot_path = pareto_plot_path(beside);
+      std::string cost_label = "cost", objective_label = "objective";
+      for (const auto& c : baseline->constraints)
+        if (c.decl->kind == ast::DeclKind::Budget) {
+          cost_label = "budget: " + c.text;
+          break;
+        }
+      if (objective) objective_label = (objective->maximize ? "maximize " : "minimize ") + syntax::format_expr(*objective->expr);
+      if (auto status = write_output(plot_path, pareto_svg(*outcome, cost_label, objective_label)); !status)
+        return status.error();
+      out << fmt::format("pareto plot written to {}\n", plot_path);
+    }
+  }
 
   if (chosen == nullptr) {
     // Name the closest trial and what it missed; save nothing.
@@ -180,10 +262,8 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
       out << fmt::format(" The closest trial ({}) misses:{}", knobs, missed);
     }
     out << "\n";
-    if (!report_path.empty()) {
-      if (auto status = make_parent_directories(report_path); !status) return status.error();
-      if (auto status = write_text_file(report_path, report_text); !status) return status.error();
-    }
+    if (!report_path.empty())
+      if (auto status = write_output(report_path, report_text); !status) return status.error();
     return kRunInfeasible;
   }
 
@@ -198,8 +278,7 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
     out << fmt::format("saved {} to {}\n", model->name, save->path);
   }
   if (!report_path.empty()) {
-    if (auto status = make_parent_directories(report_path); !status) return status.error();
-    if (auto status = write_text_file(report_path, report_text); !status) return status.error();
+    if (auto status = write_output(report_path, report_text); !status) return status.error();
     out << fmt::format("report written to {}\n", report_path);
   }
   return kRunFeasible;

@@ -2,6 +2,7 @@
 // baseline, the policy's search, the chosen model saved and the report written.
 #pragma once
 
+#include <optional>
 #include <ostream>
 #include <string>
 #include <utility>
@@ -16,6 +17,12 @@ struct RunOptions {
   std::vector<std::pair<std::string, std::string>> pins;  // --set knob=value
   std::string report_path;                                // overrides the script's `report to`
   size_t fuel = 1000000;                                  // statements of a scripted policy
+  bool use_jit = true;                                    // false: --no-jit, kernels in the interpreter
+  int threads = 0;                                        // kernel threads; 0: every core
+  std::optional<std::string> kernel_cache_dir;            // the JIT's disk cache; default: codegen's
+  /// Where to redraw a one-line progress report after each trial (kmrc: stderr when it is a
+  /// terminal); null for none.
+  std::ostream* progress = nullptr;
   std::string kmrc_version = "0.1.0";
 };
 

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <optional>
@@ -14,10 +15,20 @@
 
 namespace kmr::engine {
 
+/// Where a search stands, after each trial it measures.
+struct SearchProgress {
+  size_t trials = 0;       // measured so far
+  size_t max_trials = 0;   // the policy's cap
+  double elapsed_seconds = 0;
+  const TrialResult* best = nullptr;  // the best trial so far (TrialLog::better)
+};
+
 struct SearchLimits {
   size_t max_trials = 200;
   double time_limit_seconds = std::numeric_limits<double>::infinity();
   size_t fuel = 1000000;  // statements a scripted policy may execute
+  /// Called after each new trial (a progress line); may be empty.
+  std::function<void(const SearchProgress&)> on_trial;
 };
 
 struct SearchOutcome {
@@ -56,6 +67,7 @@ class TrialLog {
   std::chrono::steady_clock::time_point start_;
   std::deque<TrialResult> trials_;  // a deque: measure() hands out pointers that must stay valid
   std::map<Configuration, size_t> index_;
+  std::optional<size_t> best_;
 };
 
 /// Every configuration in order (the last slot fastest), capped by max_trials.
@@ -73,8 +85,11 @@ Expected<SearchOutcome> greedy_search(TrialEvaluator& evaluator, const KnobSpace
 Expected<SearchOutcome> bisect_search(TrialEvaluator& evaluator, const KnobSpace& space, size_t slot,
                                       const SearchLimits& limits, bool maximize);
 
-/// A grid sweep that also reports the frontier of cost (the first budget's measured side)
-/// against the objective.
+/// The cost pareto trades against the objective: the measured side of the trial's first
+/// budget; nullopt without a budget.
+std::optional<double> pareto_cost(const TrialResult& trial);
+
+/// A grid sweep that also reports the frontier of cost (pareto_cost) against the objective.
 Expected<SearchOutcome> pareto_search(TrialEvaluator& evaluator, const KnobSpace& space, const SearchLimits& limits,
                                       bool maximize);
 

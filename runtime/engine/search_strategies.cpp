@@ -150,6 +150,12 @@ Expected<SearchOutcome> bisect_search(TrialEvaluator& evaluator, const KnobSpace
   return log.finish();
 }
 
+std::optional<double> pareto_cost(const TrialResult& trial) {
+  for (const auto& c : trial.constraints)
+    if (c.decl->kind == ast::DeclKind::Budget) return c.lhs;
+  return std::nullopt;
+}
+
 Expected<SearchOutcome> pareto_search(TrialEvaluator& evaluator, const KnobSpace& space, const SearchLimits& limits,
                                       bool maximize) {
   auto outcome = grid_search(evaluator, space, limits, maximize);
@@ -158,12 +164,8 @@ Expected<SearchOutcome> pareto_search(TrialEvaluator& evaluator, const KnobSpace
   // cheaper-or-equal trial has a better objective.
   std::vector<size_t> order;
   for (size_t i = 0; i < outcome->trials.size(); ++i)
-    if (!outcome->trials[i].constraints.empty() && outcome->trials[i].objective) order.push_back(i);
-  auto cost = [&](size_t i) {
-    for (const auto& c : outcome->trials[i].constraints)
-      if (c.decl->kind == ast::DeclKind::Budget) return c.lhs;
-    return 0.0;
-  };
+    if (pareto_cost(outcome->trials[i]) && outcome->trials[i].objective) order.push_back(i);
+  auto cost = [&](size_t i) { return *pareto_cost(outcome->trials[i]); };
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cost(a) < cost(b); });
   double best = -std::numeric_limits<double>::infinity();
   for (size_t i : order) {

@@ -79,8 +79,9 @@ Expected<runtime::Mlp> to_mlp(const MaterializedModel& model, runtime::Activatio
 
 Expected<std::unique_ptr<TrialEvaluator>> TrialEvaluator::create(const sema::CheckedProgram& program,
                                                                  const ast::Module& root, ModelStore& store,
-                                                                 const KnobSpace& space) {
-  std::unique_ptr<TrialEvaluator> evaluator(new TrialEvaluator(program, store, space));
+                                                                 const KnobSpace& space,
+                                                                 codegen::KernelEngine& kernels) {
+  std::unique_ptr<TrialEvaluator> evaluator(new TrialEvaluator(program, store, space, kernels));
   for (const auto& decl : root.decls) {
     if (const auto* meter = decl->as<ast::MeterDecl>()) evaluator->meters_.push_back(meter);
     if (decl->kind == ast::DeclKind::Budget || decl->kind == ast::DeclKind::Require)
@@ -93,7 +94,7 @@ Expected<std::unique_ptr<TrialEvaluator>> TrialEvaluator::create(const sema::Che
 Expected<PipelineRunner*> TrialEvaluator::runner(const std::string& name) {
   auto it = runners_.find(name);
   if (it == runners_.end()) {
-    auto created = PipelineRunner::create(program_, name, store_, space_);
+    auto created = PipelineRunner::create(program_, name, store_, space_, kernels_);
     if (!created) return created.error();
     it = runners_.emplace(name, std::move(*created)).first;
   }

@@ -37,10 +37,11 @@ struct TrialResult {
 class TrialEvaluator {
  public:
   /// Prepares the evaluation of `program` (checked without errors): the meters, budgets,
-  /// requirements and objective of its root module, their models and data sets.
+  /// requirements and objective of its root module, their models and data sets. Kernels
+  /// run on `kernels`, which must outlive the evaluator.
   static Expected<std::unique_ptr<TrialEvaluator>> create(const sema::CheckedProgram& program,
                                                           const ast::Module& root, ModelStore& store,
-                                                          const KnobSpace& space);
+                                                          const KnobSpace& space, codegen::KernelEngine& kernels);
 
   /// Measures configuration `config`. Deterministic for a given thread count.
   Expected<TrialResult> evaluate(const Configuration& config);
@@ -52,8 +53,9 @@ class TrialEvaluator {
 
  private:
   struct TrialState;
-  TrialEvaluator(const sema::CheckedProgram& program, ModelStore& store, const KnobSpace& space)
-      : program_(program), store_(store), space_(space) {}
+  TrialEvaluator(const sema::CheckedProgram& program, ModelStore& store, const KnobSpace& space,
+                 codegen::KernelEngine& kernels)
+      : program_(program), store_(store), space_(space), kernels_(kernels) {}
 
   Expected<double> value_of(const ast::Expr& expr, TrialState& trial);
   Expected<double> meter_value(const ast::MeterDecl& meter, TrialState& trial);
@@ -67,6 +69,7 @@ class TrialEvaluator {
   const sema::CheckedProgram& program_;
   ModelStore& store_;
   const KnobSpace& space_;
+  codegen::KernelEngine& kernels_;
   std::vector<const ast::MeterDecl*> meters_;
   std::vector<const ast::ConstraintDecl*> constraints_;
   const ast::ConstraintDecl* objective_ = nullptr;

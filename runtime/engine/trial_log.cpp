@@ -21,6 +21,11 @@ Expected<const TrialResult*> TrialLog::measure(const Configuration& config) {
   if (!trial) return trial.error();
   index_.emplace(config, trials_.size());
   trials_.push_back(std::move(*trial));
+  if (!best_ || better(trials_.back(), trials_[*best_])) best_ = trials_.size() - 1;
+  if (limits_.on_trial) {
+    double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    limits_.on_trial(SearchProgress{trials_.size(), limits_.max_trials, elapsed, &trials_[*best_]});
+  }
   return &trials_.back();
 }
 
@@ -52,6 +57,8 @@ SearchOutcome TrialLog::finish(std::vector<std::string> notes) {
   outcome.notes = std::move(notes);
   outcome.trials.assign(std::make_move_iterator(trials_.begin()), std::make_move_iterator(trials_.end()));
   trials_.clear();
+  index_.clear();
+  best_.reset();
   return outcome;
 }
 

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include "compiler/codegen/engine.h"
 #include "compiler/diag/diagnostics.h"
 #include "compiler/driver/compilation.h"
 
@@ -22,6 +23,32 @@ inline std::unique_ptr<driver::Compilation> compile_policy(const std::string& bo
   INFO(diag::render_all(compilation->diagnostics, compilation->sources));
   REQUIRE(ok);
   return compilation;
+}
+
+/// The kernels the engine tests run on: the JIT, as `kmrc run` uses by default, with two
+/// threads and no disk cache (tests must not write into the user's cache).
+inline codegen::KernelEngine& jit_kernels() {
+  static std::unique_ptr<codegen::KernelEngine> engine = [] {
+    codegen::EngineOptions options;
+    options.threads = 2;
+    options.jit.cache_dir = "";
+    auto created = codegen::KernelEngine::create(options);
+    REQUIRE(created.ok());
+    return std::move(*created);
+  }();
+  return *engine;
+}
+
+/// The reference interpreter (`--no-jit`).
+inline codegen::KernelEngine& interpreter_kernels() {
+  static std::unique_ptr<codegen::KernelEngine> engine = [] {
+    codegen::EngineOptions options;
+    options.use_jit = false;
+    auto created = codegen::KernelEngine::create(options);
+    REQUIRE(created.ok());
+    return std::move(*created);
+  }();
+  return *engine;
 }
 
 }  // namespace kmr::engine::test

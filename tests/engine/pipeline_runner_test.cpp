@@ -22,8 +22,9 @@ struct Fixture {
   ModelStore store;
   KnobSpace space = build_knob_space(compilation->program).value();
 
-  std::unique_ptr<PipelineRunner> runner(const std::string& name) {
-    auto runner = PipelineRunner::create(compilation->program, name, store, space);
+  std::unique_ptr<PipelineRunner> runner(const std::string& name,
+                                         codegen::KernelEngine& kernels = test::jit_kernels()) {
+    auto runner = PipelineRunner::create(compilation->program, name, store, space, kernels);
     INFO((runner.ok() ? std::string() : runner.error().message));
     REQUIRE(runner.ok());
     return std::move(*runner);
@@ -84,6 +85,31 @@ TEST_CASE("quantized tensors are sized by the compressed layout, and 4 bits is a
   CHECK(e8 > 0);
 }
 
+TEST_CASE("the JIT and the interpreter materialise the same model: codes, scales and sizes") {
+  Fixture f;
+  auto jit = f.runner("small", test::jit_kernels());
+  auto interpreted = f.runner("small", test::interpreter_kernels());
+  for (auto [sparsity, bits] : {std::pair{0.0, 8.0}, {0.5, 4.0}, {0.85, 3.0}}) {
+    CAPTURE(sparsity);
+    CAPTURE(bits);
+    auto a = jit->run(f.config(sparsity, bits));
+    auto b = interpreted->run(f.config(sparsity, bits));
+    REQUIRE(a.ok());
+    REQUIRE(b.ok());
+    for (const char* name : {"fc1.weight", "fc2.weight", "fc3.weight"}) {
+      CAPTURE(name);
+      const TensorResult* x = a->find(name);
+      const TensorResult* y = b->find(name);
+      REQUIRE(static_cast<bool>(x->quantized));
+      REQUIRE(static_cast<bool>(y->quantized));
+      CHECK(x->quantized->codes == y->quantized->codes);
+      CHECK(x->quantized->scales == y->quantized->scales);
+      CHECK(x->encoded_bytes == y->encoded_bytes);
+      CHECK(x->nonzeros == y->nonzeros);
+    }
+  }
+}
+
 TEST_CASE("a trial that repeats a configuration runs no kernel again") {
   Fixture f;
   auto runner = f.runner("small");
@@ -103,7 +129,7 @@ TEST_CASE("a knob family recomputes only the tensor whose knob changed") {
       "pipeline q = base |> quant;\n");
   ModelStore store;
   KnobSpace space = build_knob_space(compilation->program).value();
-  auto runner = PipelineRunner::create(compilation->program, "q", store, space).value();
+  auto runner = PipelineRunner::create(compilation->program, "q", store, space, test::jit_kernels()).value();
   Configuration config = space.defaults();
   auto all_eight = runner->run(config);
   REQUIRE(all_eight.ok());

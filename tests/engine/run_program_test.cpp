@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "engine_fixture.h"
 #include "runtime/engine/run_program.h"
@@ -26,7 +29,28 @@ bool exists(const std::string& path) {
   return ::stat(path.c_str(), &info) == 0;
 }
 
-std::string policy(const std::string& dir, const std::string& budget) {
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// JIT kernels cached under the test's own directory, never in the user's cache.
+RunOptions options_in(const std::string& dir) {
+  RunOptions options;
+  options.threads = 2;
+  options.kernel_cache_dir = dir + "/kernels";
+  return options;
+}
+
+// The report without what may differ between identical runs: times and kernel statistics.
+nlohmann::json comparable(const std::string& report_text) {
+  nlohmann::json report = nlohmann::json::parse(report_text);
+  report.erase("kernels");
+  for (auto& trial : report["trials"]) trial.erase("seconds");
+  return report;
+}
+
+std::string policy(const std::string& dir, const std::string& budget, const std::string& search = "greedy(max_trials = 40)") {
   return "knob bits[t in base.match(\"fc*.weight\")] : int in {8, 4, 2} = 8;\n"
          "rule quant = quantize(bits, group = 32) on base.match(\"fc*.weight\");\n"
          "pipeline q = base |> quant;\n"
@@ -34,7 +58,7 @@ std::string policy(const std::string& dir, const std::string& budget) {
          "meter err : float = rel_error(q, base);\n"
          "budget size <= " + budget + ";\n"
          "objective minimize err;\n"
-         "policy greedy(max_trials = 40);\n"
+         "policy " + search + ";\n"
          "save q to \"" + dir + "/out/q.safetensors\";\n"
          "report to \"" + dir + "/out/q.json\";\n";
 }
@@ -43,7 +67,7 @@ TEST_CASE("a feasible run saves the chosen model; its tensor bytes equal the siz
   std::string dir = temp_dir();
   auto compilation = test::compile_policy(policy(dir, "150 KiB"));
   std::ostringstream out;
-  auto status = run_program(*compilation, RunOptions{}, out);
+  auto status = run_program(*compilation, options_in(dir), out);
   INFO(out.str());
   REQUIRE(status.ok());
   CHECK(*status == kRunFeasible);
@@ -60,7 +84,7 @@ TEST_CASE("an infeasible budget exits 2, names what the closest trial missed, an
   std::string dir = temp_dir();
   auto compilation = test::compile_policy(policy(dir, "10 KiB"));
   std::ostringstream out;
-  auto status = run_program(*compilation, RunOptions{}, out);
+  auto status = run_program(*compilation, options_in(dir), out);
   REQUIRE(status.ok());
   CHECK(*status == kRunInfeasible);
   CHECK(out.str().find("no feasible configuration") != std::string::npos);
@@ -72,20 +96,20 @@ TEST_CASE("--set pins a knob; unknown knobs and values outside the domain are er
   std::string dir = temp_dir();
   auto compilation = test::compile_policy(policy(dir, "150 KiB"));
   std::ostringstream out;
-  RunOptions pinned;
+  RunOptions pinned = options_in(dir);
   pinned.pins = {{"bits", "4"}};
   auto status = run_program(*compilation, pinned, out);
   REQUIRE(status.ok());
   CHECK(out.str().find("bits[fc1.weight]") != std::string::npos);
   CHECK(out.str().find("1 trial") != std::string::npos);
 
-  RunOptions unknown;
+  RunOptions unknown = options_in(dir);
   unknown.pins = {{"width", "4"}};
   auto failed = run_program(*compilation, unknown, out);
   REQUIRE_FALSE(failed.ok());
   CHECK(failed.error().message.find("no knob 'width' (its knobs: bits)") != std::string::npos);
 
-  RunOptions outside;
+  RunOptions outside = options_in(dir);
   outside.pins = {{"bits", "5"}};
   failed = run_program(*compilation, outside, out);
   REQUIRE_FALSE(failed.ok());
@@ -93,11 +117,95 @@ TEST_CASE("--set pins a knob; unknown knobs and values outside the domain are er
 }
 
 TEST_CASE("an output directory that cannot be created is an error, not a crash") {
+  std::string dir = temp_dir();
   auto compilation = test::compile_policy(policy("/proc/kmr-cannot-exist", "150 KiB"));
   std::ostringstream out;
-  auto status = run_program(*compilation, RunOptions{}, out);
+  auto status = run_program(*compilation, options_in(dir), out);
   REQUIRE_FALSE(status.ok());
   CHECK(status.error().message.find("cannot create directory") != std::string::npos);
+}
+
+TEST_CASE("a read-only output directory is an error naming the file, not a crash") {
+  // /proc exists and refuses new files even to root, who ignores permission bits.
+  std::string dir = temp_dir();
+  auto compilation = test::compile_policy(
+      "knob bits : int in {8, 4} = 8;\n"
+      "rule quant = quantize(bits) on base.match(\"fc*.weight\");\n"
+      "pipeline q = base |> quant;\n"
+      "meter size : bytes = encoded_size(q);\n"
+      "budget size <= 1 MiB;\n"
+      "save q to \"/proc/q.safetensors\";\n");
+  std::ostringstream out;
+  auto status = run_program(*compilation, options_in(dir), out);
+  REQUIRE_FALSE(status.ok());
+  CHECK(status.error().message.find("/proc/q.safetensors") != std::string::npos);
+}
+
+TEST_CASE("the same script gives the same report and byte-identical files; a second run compiles nothing") {
+  std::string dir = temp_dir();
+  auto compilation = test::compile_policy(policy(dir, "150 KiB"));
+  std::ostringstream out;
+  REQUIRE(run_program(*compilation, options_in(dir), out).value() == kRunFeasible);
+  std::string model = read_file(dir + "/out/q.safetensors");
+  std::string report = read_file(dir + "/out/q.json");
+  REQUIRE(run_program(*compilation, options_in(dir), out).value() == kRunFeasible);
+  CHECK(read_file(dir + "/out/q.safetensors") == model);
+  std::string again = read_file(dir + "/out/q.json");
+  CHECK(comparable(again) == comparable(report));
+
+  auto first = nlohmann::json::parse(report)["kernels"], second = nlohmann::json::parse(again)["kernels"];
+  CHECK(first["engine"] == "jit");
+  CHECK(first["compiled"].get<int>() >= 1);
+  CHECK(first["disk_cache_writes"] == first["compiled"]);
+  CHECK(second["compiled"] == 0);
+  CHECK(second["disk_cache_hits"] == first["compiled"]);
+}
+
+TEST_CASE("--no-jit runs the interpreter and saves the same bytes as the JIT") {
+  std::string dir = temp_dir();
+  auto compilation = test::compile_policy(policy(dir, "150 KiB"));
+  std::ostringstream out;
+  REQUIRE(run_program(*compilation, options_in(dir), out).value() == kRunFeasible);
+  std::string model = read_file(dir + "/out/q.safetensors");
+  std::string report = read_file(dir + "/out/q.json");
+  RunOptions interpreted = options_in(dir);
+  interpreted.use_jit = false;
+  REQUIRE(run_program(*compilation, interpreted, out).value() == kRunFeasible);
+  CHECK(read_file(dir + "/out/q.safetensors") == model);
+  CHECK(comparable(read_file(dir + "/out/q.json")) == comparable(report));
+  CHECK(nlohmann::json::parse(read_file(dir + "/out/q.json"))["kernels"]["engine"] == "interpreter");
+}
+
+TEST_CASE("the progress line counts trials against the cap and is erased at the end") {
+  std::string dir = temp_dir();
+  auto compilation = test::compile_policy(policy(dir, "150 KiB"));
+  std::ostringstream out, progress;
+  RunOptions options = options_in(dir);
+  options.progress = &progress;
+  REQUIRE(run_program(*compilation, options, out).ok());
+  CHECK(progress.str().find("trial 1 of at most 40, ") != std::string::npos);
+  CHECK(progress.str().find("best objective ") != std::string::npos);
+  CHECK(progress.str().substr(progress.str().size() - 4) == "\r\x1b[K");
+  CHECK(out.str().find("trial 1 of") == std::string::npos);
+}
+
+TEST_CASE("pareto writes its frontier into the report and plots it beside the report") {
+  std::string dir = temp_dir();
+  auto compilation = test::compile_policy(policy(dir, "150 KiB", "pareto(max_trials = 27)"));
+  std::ostringstream out;
+  REQUIRE(run_program(*compilation, options_in(dir), out).value() == kRunFeasible);
+  auto report = nlohmann::json::parse(read_file(dir + "/out/q.json"));
+  REQUIRE(report["trials"].size() == 27);
+  REQUIRE(report["pareto_frontier"].size() >= 2);
+  std::string svg = read_file(dir + "/out/q.pareto.svg");
+  REQUIRE_FALSE(svg.empty());
+  CHECK(svg.rfind("<svg ", 0) == 0);
+  CHECK(svg.find("budget: size &lt;= 150 KiB") != std::string::npos);
+  CHECK(svg.find("minimize err") != std::string::npos);
+  size_t circles = 0;
+  for (size_t at = svg.find("<circle"); at != std::string::npos; at = svg.find("<circle", at + 1)) ++circles;
+  CHECK(circles == 27 + 1);  // every trial, and the ring around the chosen one
+  CHECK(out.str().find("pareto plot written to " + dir + "/out/q.pareto.svg") != std::string::npos);
 }
 
 }  // namespace

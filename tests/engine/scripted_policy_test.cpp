@@ -25,7 +25,7 @@ struct Run {
 
   explicit Run(const std::string& policy, size_t fuel = 100000) : compilation(test::compile_policy(kDecls + policy)) {
     space = build_knob_space(compilation->program).value();
-    auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space).value();
+    auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space, test::jit_kernels()).value();
     SearchLimits limits;
     limits.fuel = fuel;
     const auto& decl = static_cast<const ast::PolicyDecl&>(*compilation->program.symbols.at("p").decl);

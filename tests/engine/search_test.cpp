@@ -27,7 +27,7 @@ struct Fixture {
 
   explicit Fixture(const char* policy) : compilation(test::compile_policy(policy)) {
     space = build_knob_space(compilation->program).value();
-    evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space).value();
+    evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space, test::jit_kernels()).value();
   }
 };
 

@@ -29,7 +29,7 @@ TEST_CASE("a trial measures every meter, tests every constraint and the objectiv
   auto compilation = test::compile_policy(kPolicy);
   ModelStore store;
   KnobSpace space = build_knob_space(compilation->program).value();
-  auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space).value();
+  auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space, test::jit_kernels()).value();
 
   auto eight = evaluator->evaluate(space.defaults());
   INFO((eight.ok() ? std::string() : eight.error().message));

@@ -1,6 +1,8 @@
 // kmrc run: check, then hand the program to the engine.
 #include "tools/kmrc/run_command.h"
 
+#include <unistd.h>
+
 #include <iostream>
 
 #include <Eigen/Core>
@@ -19,6 +21,7 @@ CLI::App* add_run_command(CLI::App& app, RunCommandOptions& options) {
   run->add_option("--fuel", options.fuel, "statements a scripted policy may execute")->check(CLI::PositiveNumber);
   run->add_option("--threads", options.threads, "threads for kernels and meters (default: all cores)")
       ->check(CLI::NonNegativeNumber);
+  run->add_flag("--no-jit", options.no_jit, "run kernels in the reference interpreter instead of JIT-compiled code");
   return run;
 }
 
@@ -31,6 +34,9 @@ int run_run(const RunCommandOptions& options) {
   kmr::engine::RunOptions run;
   run.report_path = options.report;
   run.fuel = options.fuel;
+  run.use_jit = !options.no_jit;
+  run.threads = options.threads;
+  if (::isatty(STDERR_FILENO)) run.progress = &std::cerr;
   for (const auto& set : options.sets) {
     auto equals = set.find('=');
     if (equals == std::string::npos || equals == 0) {

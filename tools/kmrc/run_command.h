@@ -1,4 +1,4 @@
-// `kmrc run FILE.kmr [--set knob=value]... [--report PATH] [--fuel N]`.
+// `kmrc run FILE.kmr [--set knob=value]... [--threads N] [--no-jit] [--report PATH] [--fuel N]`.
 #pragma once
 
 #include <string>
@@ -14,6 +14,7 @@ struct RunCommandOptions {
   std::string report;
   size_t fuel = 1000000;
   int threads = 0;
+  bool no_jit = false;
 };
 
 /// Registers the subcommand on `app`; its options land in `options`.

@@ -164,6 +164,7 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
   bool maximize = objective == nullptr || objective->maximize;
   SearchLimits limits;
   limits.fuel = options.fuel;
+  limits.policy_memory_bytes = options.policy_memory_bytes;
   std::string policy_name = policy ? policy->name : "greedy";
   std::optional<size_t> bisect_slot;
   if (policy && !policy->is_scripted) {

@@ -17,6 +17,7 @@ struct RunOptions {
   std::vector<std::pair<std::string, std::string>> pins;  // --set knob=value
   std::string report_path;                                // overrides the script's `report to`
   size_t fuel = 1000000;                                  // statements of a scripted policy
+  size_t policy_memory_bytes = size_t{64} << 20;          // what a scripted policy may hold
   bool use_jit = true;                                    // false: --no-jit, kernels in the interpreter
   int threads = 0;                                        // kernel threads; 0: every core
   std::optional<std::string> kernel_cache_dir;            // the JIT's disk cache; default: codegen's

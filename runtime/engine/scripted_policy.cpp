@@ -21,6 +21,15 @@ struct Value {
 
 enum class Flow { Next, Accept, Reject };
 
+size_t value_bytes(size_t list_elements) { return sizeof(Value) + list_elements * sizeof(double); }
+
+size_t trial_bytes(const TrialResult& trial) {
+  size_t bytes = sizeof(TrialResult) + trial.config.size() * sizeof(size_t);
+  for (const auto& [name, value] : trial.meters) bytes += sizeof(std::pair<std::string, double>) + name.size();
+  for (const auto& constraint : trial.constraints) bytes += sizeof(ConstraintResult) + constraint.text.size();
+  return bytes;
+}
+
 class PolicyInterpreter {
  public:
   PolicyInterpreter(const ast::PolicyDecl& policy, TrialEvaluator& evaluator, const KnobSpace& space,
@@ -62,6 +71,7 @@ class PolicyInterpreter {
   Expected<Flow> statement(const ast::Stmt& stmt) {
     if (++executed_ > limits_.fuel)
       return error_at(stmt.span, fmt::format("ran out of fuel after {} statements (a loop that never ends?)", limits_.fuel));
+    if (auto status = check_memory(stmt.span, 0); !status) return status.error();
     switch (stmt.kind) {
       case ast::StmtKind::Let: {
         const auto& let = static_cast<const ast::BindStmt&>(stmt);
@@ -125,6 +135,17 @@ class PolicyInterpreter {
     }
   }
 
+  // Every statement, and every list before it is built, checks what the policy would hold.
+  Status check_memory(const source::Span& span, size_t extra) {
+    for (; counted_trials_ < log_.trials().size(); ++counted_trials_) trials_bytes_ += trial_bytes(log_.trials()[counted_trials_]);
+    size_t held = extra + trials_bytes_;
+    for (const auto& [name, value] : locals_) held += name.size() + value_bytes(value.list.size());
+    if (held <= limits_.policy_memory_bytes) return Status::success();
+    return error_at(span, fmt::format("exceeded its memory limit of {} bytes (it would hold {}: {} trials measured, "
+                                      "{} variables)",
+                                      limits_.policy_memory_bytes, held, log_.trials().size(), locals_.size()));
+  }
+
   double knob_value(const std::string& knob) const {
     for (size_t i = 0; i < space_.slots.size(); ++i)
       if (space_.slots[i].knob == knob) return space_.slots[i].values[config_[i]];
@@ -159,9 +180,11 @@ class PolicyInterpreter {
         return Value{knob_value(name), {}, false};
       }
       case ast::ExprKind::List: {
+        const auto& elements = expr.as<ast::ListExpr>()->elements;
+        if (auto status = check_memory(expr.span, value_bytes(elements.size())); !status) return status.error();
         Value list;
         list.is_list = true;
-        for (const auto& element : expr.as<ast::ListExpr>()->elements) {
+        for (const auto& element : elements) {
           auto value = eval(*element);
           if (!value) return value;
           list.list.push_back(value->number);
@@ -230,6 +253,7 @@ class PolicyInterpreter {
   Configuration config_;
   std::map<std::string, Value> locals_;
   size_t executed_ = 0;
+  size_t counted_trials_ = 0, trials_bytes_ = 0;  // the trials' bytes, summed as they arrive
 };
 
 }  // namespace

@@ -27,6 +27,9 @@ struct SearchLimits {
   size_t max_trials = 200;
   double time_limit_seconds = std::numeric_limits<double>::infinity();
   size_t fuel = 1000000;  // statements a scripted policy may execute
+  /// Bytes a scripted policy may hold: its variables and lists, and the trials it has
+  /// measured (what grows as it runs).
+  size_t policy_memory_bytes = size_t{64} << 20;
   /// Called after each new trial (a progress line); may be empty.
   std::function<void(const SearchProgress&)> on_trial;
 };

@@ -23,11 +23,13 @@ struct Run {
   KnobSpace space;
   Expected<SearchOutcome> outcome = Error{""};
 
-  explicit Run(const std::string& policy, size_t fuel = 100000) : compilation(test::compile_policy(kDecls + policy)) {
+  explicit Run(const std::string& policy, size_t fuel = 100000, size_t memory = size_t{64} << 20)
+      : compilation(test::compile_policy(kDecls + policy)) {
     space = build_knob_space(compilation->program).value();
     auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space, test::jit_kernels()).value();
     SearchLimits limits;
     limits.fuel = fuel;
+    limits.policy_memory_bytes = memory;
     const auto& decl = static_cast<const ast::PolicyDecl&>(*compilation->program.symbols.at("p").decl);
     outcome = run_scripted_policy(decl, *evaluator, space, limits, true);
   }
@@ -64,6 +66,31 @@ TEST_CASE("a policy that never terminates runs out of fuel") {
   REQUIRE_FALSE(run.outcome.ok());
   CHECK(run.outcome.error().message.find("ran out of fuel after 500 statements") != std::string::npos);
   CHECK(run.outcome.error().message.find("policy 'p'") != std::string::npos);
+}
+
+TEST_CASE("a policy that holds too much hits its memory limit, naming what it holds") {
+  std::string list;
+  for (int i = 0; i < 200; ++i) list += (i ? ", " : "") + std::to_string(i);
+  Run big_list("policy p { for i in [" + list + "] { let x = i; } }\n", 100000, 1000);
+  REQUIRE_FALSE(big_list.outcome.ok());
+  CHECK(big_list.outcome.error().message.find("exceeded its memory limit of 1000 bytes") !=
+        std::string::npos);
+
+  // Trials are what a long-running policy accumulates: the limit stops it after a few.
+  Run many_trials(
+      "policy p {\n"
+      "  for b in [8, 4, 2] { set bits = b; for s in [0%, 25%, 50%, 75%] { set sparsity = s; let m = measure(size); } }\n"
+      "  accept;\n"
+      "}\n",
+      100000, 2000);
+  REQUIRE_FALSE(many_trials.outcome.ok());
+  CHECK(many_trials.outcome.error().message.find("trials measured") != std::string::npos);
+  Run roomy(
+      "policy p {\n"
+      "  for b in [8, 4, 2] { set bits = b; for s in [0%, 25%, 50%, 75%] { set sparsity = s; let m = measure(size); } }\n"
+      "}\n");
+  REQUIRE(roomy.outcome.ok());
+  CHECK(roomy.outcome->trials.size() == 12);
 }
 
 TEST_CASE("setting a knob outside its domain is an error naming the knob") {

@@ -19,6 +19,8 @@ CLI::App* add_run_command(CLI::App& app, RunCommandOptions& options) {
   run->add_option("--set", options.sets, "pin a knob to one value of its domain: knob=value (repeatable)");
   run->add_option("--report", options.report, "write the JSON report here (overrides the script's `report to`)");
   run->add_option("--fuel", options.fuel, "statements a scripted policy may execute")->check(CLI::PositiveNumber);
+  run->add_option("--policy-memory", options.policy_memory_mib, "MiB a scripted policy may hold (default 64)")
+      ->check(CLI::Range(size_t{1}, size_t{1} << 30));
   run->add_option("--threads", options.threads, "threads for kernels and meters (default: all cores)")
       ->check(CLI::NonNegativeNumber);
   run->add_flag("--no-jit", options.no_jit, "run kernels in the reference interpreter instead of JIT-compiled code");
@@ -34,6 +36,7 @@ int run_run(const RunCommandOptions& options) {
   kmr::engine::RunOptions run;
   run.report_path = options.report;
   run.fuel = options.fuel;
+  run.policy_memory_bytes = options.policy_memory_mib << 20;
   run.use_jit = !options.no_jit;
   run.threads = options.threads;
   if (::isatty(STDERR_FILENO)) run.progress = &std::cerr;

@@ -13,6 +13,7 @@ struct RunCommandOptions {
   std::vector<std::string> sets;
   std::string report;
   size_t fuel = 1000000;
+  size_t policy_memory_mib = 64;
   int threads = 0;
   bool no_jit = false;
 };

@@ -68,6 +68,8 @@ runtime::CompressedModel to_compressed(const MaterializedModel& model, std::vect
   for (const auto& tensor : model.tensors) {
     if (tensor.encoding == Encoding::Quantized) {
       compressed.quantized.push_back(*tensor.quantized);
+    } else if (tensor.encoding == Encoding::LowRank) {
+      compressed.low_rank.push_back(*tensor.low_rank);
     } else if (tensor.encoding == Encoding::Sparse) {
       compressed.sparse.push_back(runtime::sparse_from_dense(tensor.name, tensor.shape, tensor.dtype, tensor.values->data()));
     } else if (tensor.values) {

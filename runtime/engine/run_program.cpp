@@ -145,7 +145,7 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
   if (!kernels) return kernels.error();
 
   ModelStore store;
-  auto evaluator = TrialEvaluator::create(program, root, store, space, **kernels);
+  auto evaluator = TrialEvaluator::create(program, root, store, space, **kernels, options.host);
   if (!evaluator) return evaluator.error();
   auto baseline = (*evaluator)->evaluate_baseline();
   if (!baseline) return baseline.error();
@@ -204,6 +204,7 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
   } else outcome = greedy_search(**evaluator, space, limits, maximize);
   if (options.progress != nullptr) *options.progress << "\r\x1b[K" << std::flush;
   if (!outcome) return outcome.error();
+  for (auto& note : (*evaluator)->notes()) outcome->notes.push_back(std::move(note));
 
   // The summary: baseline against the chosen trial, meter by meter.
   const TrialResult* chosen = outcome->chosen ? &outcome->trials[*outcome->chosen] : nullptr;
@@ -220,12 +221,10 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
 
   out << kernel_summary(**kernels) << "\n";
 
-  std::string report_text;
-  if (!report_path.empty()) {
-    auto report = make_report(compilation.sources.file(0).path, policy_name, space, *baseline, *outcome);
-    report["kernels"] = kernel_report(**kernels);
-    report_text = report.dump(2) + "\n";
-  }
+  auto report = make_report(compilation.sources.file(0).path, policy_name, space, *baseline, *outcome);
+  report["kernels"] = kernel_report(**kernels);
+  std::string report_text = report.dump(2) + "\n";
+  if (options.report_out != nullptr) *options.report_out = report;
 
   if (policy_name == "pareto") {
     // The plot goes beside the report (else beside the first saved model): one picture per run.

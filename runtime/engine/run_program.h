@@ -8,7 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "compiler/driver/compilation.h"
+#include "runtime/engine/host_extensions.h"
 #include "runtime/engine/search.h"
 
 namespace kmr::engine {
@@ -24,6 +27,12 @@ struct RunOptions {
   /// Where to redraw a one-line progress report after each trial (kmrc: stderr when it is a
   /// terminal); null for none.
   std::ostream* progress = nullptr;
+  /// Meters, rules, models and data an embedding application adds; null for none. Must
+  /// outlive the call.
+  const HostExtensions* host = nullptr;
+  /// Receives the report (the JSON `report to` writes) when not null, whether or not the
+  /// script writes one.
+  nlohmann::ordered_json* report_out = nullptr;
   std::string kmrc_version = "0.1.0";
 };
 

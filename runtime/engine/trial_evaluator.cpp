@@ -8,7 +8,9 @@
 
 #include "compiler/sema/const_eval.h"
 #include "compiler/syntax/formatter.h"
+#include "runtime/engine/host_extensions.h"
 #include "runtime/engine/weight_meters.h"
+#include "runtime/csv_dataset.h"
 #include "runtime/fashion_mnist.h"
 #include "runtime/model_meters.h"
 
@@ -34,14 +36,6 @@ const ast::Expr* arg_at(const ast::CallExpr& call, const std::string& name, size
   return nullptr;
 }
 
-std::string activation_of(const ast::CallExpr& load) {
-  for (const auto& arg : load.args)
-    if (const auto* arch = arg.value->as<ast::CallExpr>(); arch && arg.name == "arch")
-      for (const auto& a : arch->args)
-        if (const auto* name = a.value->as<ast::NameExpr>()) return name->name;
-  return "relu";
-}
-
 }  // namespace
 
 // What one trial has computed so far: models by name and meter values by name.
@@ -59,29 +53,12 @@ std::optional<double> TrialResult::meter(const std::string& name) const {
   return std::nullopt;
 }
 
-Expected<runtime::Mlp> to_mlp(const MaterializedModel& model, runtime::Activation act) {
-  runtime::Mlp mlp;
-  mlp.act = act;
-  for (int layer = 1;; ++layer) {
-    const TensorResult* weight = model.find(fmt::format("fc{}.weight", layer));
-    const TensorResult* bias = model.find(fmt::format("fc{}.bias", layer));
-    if (weight == nullptr || bias == nullptr) break;
-    if (!weight->values || !bias->values || weight->shape.size() != 2)
-      return Error{fmt::format("fc{} is not a float matrix and bias", layer)};
-    runtime::DenseLayer dense;
-    dense.weight = Eigen::Map<const runtime::Matrix>(weight->values->data(), weight->shape[0], weight->shape[1]);
-    dense.bias = Eigen::Map<const Eigen::VectorXf>(bias->values->data(), static_cast<Eigen::Index>(bias->values->size()));
-    mlp.layers.push_back(std::move(dense));
-  }
-  if (mlp.layers.empty()) return Error{"the model has no fc1.weight / fc1.bias layers to run"};
-  return mlp;
-}
-
 Expected<std::unique_ptr<TrialEvaluator>> TrialEvaluator::create(const sema::CheckedProgram& program,
                                                                  const ast::Module& root, ModelStore& store,
                                                                  const KnobSpace& space,
-                                                                 codegen::KernelEngine& kernels) {
-  std::unique_ptr<TrialEvaluator> evaluator(new TrialEvaluator(program, store, space, kernels));
+                                                                 codegen::KernelEngine& kernels,
+                                                                 const HostExtensions* host) {
+  std::unique_ptr<TrialEvaluator> evaluator(new TrialEvaluator(program, store, space, kernels, host));
   for (const auto& decl : root.decls) {
     if (const auto* meter = decl->as<ast::MeterDecl>()) evaluator->meters_.push_back(meter);
     if (decl->kind == ast::DeclKind::Budget || decl->kind == ast::DeclKind::Require)
@@ -94,7 +71,12 @@ Expected<std::unique_ptr<TrialEvaluator>> TrialEvaluator::create(const sema::Che
 Expected<PipelineRunner*> TrialEvaluator::runner(const std::string& name) {
   auto it = runners_.find(name);
   if (it == runners_.end()) {
-    auto created = PipelineRunner::create(program_, name, store_, space_, kernels_);
+    NativeServices services;
+    services.data = [this](const std::string& data) -> Expected<const runtime::Dataset*> {
+      return data_named(data);
+    };
+    services.host = host_;
+    auto created = PipelineRunner::create(program_, name, store_, space_, kernels_, std::move(services));
     if (!created) return created.error();
     it = runners_.emplace(name, std::move(*created)).first;
   }
@@ -128,10 +110,7 @@ Expected<const runtime::Mlp*> TrialEvaluator::mlp_of(const ast::Expr& expr, Tria
   auto model = model_of(expr, trial);
   if (!model) return model.error();
   // The architecture's activation comes from the load() the pipeline starts from.
-  std::string act = "relu";
-  if (const ast::Decl* root = root_model(program_, name->name))
-    if (const auto* load = static_cast<const ast::ValueDecl&>(*root).value->as<ast::CallExpr>()) act = activation_of(*load);
-  auto mlp = to_mlp(**model, runtime::parse_activation(act).value_or(runtime::Activation::relu));
+  auto mlp = to_mlp(**model, activation_of(program_, name->name));
   if (!mlp) return mlp.error();
   return &trial.mlps.emplace(name->name, std::move(*mlp)).first->second;
 }
@@ -139,23 +118,87 @@ Expected<const runtime::Mlp*> TrialEvaluator::mlp_of(const ast::Expr& expr, Tria
 Expected<const runtime::Dataset*> TrialEvaluator::data_of(const ast::Expr& expr) {
   const auto* name = expr.as<ast::NameExpr>();
   if (name == nullptr) return Error{"a meter reads a named data set"};
-  if (auto it = data_.find(name->name); it != data_.end()) return &it->second;
-  const auto& decl = static_cast<const ast::ValueDecl&>(*program_.symbols.at(name->name).decl);
+  return data_named(name->name);
+}
+
+Expected<const runtime::Dataset*> TrialEvaluator::data_named(const std::string& name) {
+  if (auto it = data_.find(name); it != data_.end()) return &it->second;
+  if (host_ != nullptr)
+    if (auto bound = host_->data.find(name); bound != host_->data.end()) return &bound->second;
+  auto symbol = program_.symbols.find(name);
+  if (symbol == program_.symbols.end() || symbol->second.kind != sema::SymbolKind::Data)
+    return Error{fmt::format("'{}' is not a data set", name)};
+  const auto& decl = static_cast<const ast::ValueDecl&>(*symbol->second.decl);
   const auto* call = decl.value->as<ast::CallExpr>();
   const auto* source = call ? call->callee->as<ast::NameExpr>() : nullptr;
-  if (source == nullptr || source->name != "fashion_mnist")
-    return Error{fmt::format("data set '{}': only fashion_mnist(...) data can be measured so far", name->name)};
-  auto split = constant_arg(*call, "split", 0);
-  auto limit = constant_arg(*call, "limit", 1);
-  auto dir = constant_arg(*call, "path", 2);
-  auto data = runtime::load_fashion_mnist(split ? split->text : "test", limit ? limit->integer : -1,
-                                          dir ? dir->text : runtime::default_fashion_mnist_dir());
+  if (source == nullptr) return Error{fmt::format("data set '{}' has no source", name)};
+  Expected<runtime::Dataset> data = Error{""};
+  if (source->name == "fashion_mnist") {
+    auto split = constant_arg(*call, "split", 0);
+    auto limit = constant_arg(*call, "limit", 1);
+    auto dir = constant_arg(*call, "path", 2);
+    data = runtime::load_fashion_mnist(split ? split->text : "test", limit ? limit->integer : -1,
+                                       dir ? dir->text : runtime::default_fashion_mnist_dir());
+  } else if (source->name == "idx") {
+    auto images = constant_arg(*call, "images", 0);
+    auto labels = constant_arg(*call, "labels", 1);
+    auto limit = constant_arg(*call, "limit", 2);
+    data = runtime::load_idx_dataset(images ? images->text : "", labels ? labels->text : "", limit ? limit->integer : -1);
+  } else if (source->name == "csv") {
+    auto path = constant_arg(*call, "path", 0);
+    auto label = constant_arg(*call, "label", 1);
+    auto limit = constant_arg(*call, "limit", 2);
+    runtime::CsvOptions options;
+    options.label = runtime::CsvLabelColumn::by_name(label ? label->text : "");
+    options.limit = limit ? limit->integer : -1;
+    auto table = runtime::load_csv_dataset(path ? path->text : "", options);
+    if (table) data = std::move(table->data);
+    else data = table.error();
+  } else {
+    return Error{fmt::format("data set '{}': '{}' is not a data source", name, source->name)};
+  }
   if (!data) return data.error();
-  return &data_.emplace(name->name, std::move(*data)).first->second;
+  return &data_.emplace(name, std::move(*data)).first->second;
+}
+
+std::vector<std::string> TrialEvaluator::notes() const {
+  std::vector<std::string> notes;
+  for (const auto& [name, runner] : runners_) notes.insert(notes.end(), runner->notes().begin(), runner->notes().end());
+  return notes;
+}
+
+Expected<double> TrialEvaluator::host_meter_call(const ast::CallExpr& call, const HostMeter& meter, TrialState& trial) {
+  // Arguments arrive in signature order; their kinds come from the checker's symbols.
+  HostMeterCall args;
+  for (const auto& arg : call.args) {
+    const auto* name = arg.value->as<ast::NameExpr>();
+    auto symbol = name ? program_.symbols.find(name->name) : program_.symbols.end();
+    if (symbol != program_.symbols.end() &&
+        (symbol->second.kind == sema::SymbolKind::Model || symbol->second.kind == sema::SymbolKind::Pipeline)) {
+      auto model = model_of(*arg.value, trial);
+      if (!model) return model.error();
+      args.models.push_back(*model);
+    } else if (symbol != program_.symbols.end() && symbol->second.kind == sema::SymbolKind::Data) {
+      auto data = data_of(*arg.value);
+      if (!data) return data.error();
+      args.data.push_back(*data);
+    } else {
+      auto number = value_of(*arg.value, trial);
+      if (!number) return number;
+      args.numbers.push_back(*number);
+    }
+  }
+  return meter(args);
 }
 
 Expected<double> TrialEvaluator::meter_call(const ast::CallExpr& call, TrialState& trial) {
   const std::string& meter = call.callee->as<ast::NameExpr>()->name;
+  if (host_ != nullptr)
+    if (auto it = host_->meters.find(meter); it != host_->meters.end()) {
+      auto value = host_meter_call(call, it->second, trial);
+      if (!value) return Error{fmt::format("{}: {}", meter, value.error().message)};
+      return value;
+    }
   const ast::Expr* subject = arg_at(call, "model", 0);
   if (subject == nullptr) return Error{fmt::format("{}: which model?", meter)};
   if (meter == "encoded_size" || meter == "param_count" || meter == "nnz" || meter == "sparsity" ||

@@ -10,6 +10,7 @@
 
 #include "compiler/sema/checker.h"
 #include "runtime/dataset.h"
+#include "runtime/engine/host_extensions.h"
 #include "runtime/engine/knob_space.h"
 #include "runtime/engine/pipeline_runner.h"
 #include "runtime/mlp.h"
@@ -38,10 +39,12 @@ class TrialEvaluator {
  public:
   /// Prepares the evaluation of `program` (checked without errors): the meters, budgets,
   /// requirements and objective of its root module, their models and data sets. Kernels
-  /// run on `kernels`, which must outlive the evaluator.
+  /// run on `kernels`; `host` (may be null) adds an embedding application's meters, rules
+  /// and data. Both must outlive the evaluator.
   static Expected<std::unique_ptr<TrialEvaluator>> create(const sema::CheckedProgram& program,
                                                           const ast::Module& root, ModelStore& store,
-                                                          const KnobSpace& space, codegen::KernelEngine& kernels);
+                                                          const KnobSpace& space, codegen::KernelEngine& kernels,
+                                                          const HostExtensions* host = nullptr);
 
   /// Measures configuration `config`. Deterministic for a given thread count.
   Expected<TrialResult> evaluate(const Configuration& config);
@@ -51,33 +54,36 @@ class TrialEvaluator {
   /// The model pipeline or model `name` materialises to under `config` (for saving).
   Expected<MaterializedModel> materialize(const std::string& name, const Configuration& config);
 
+  /// What the pipelines had to leave undone (PipelineRunner::notes), for the report.
+  std::vector<std::string> notes() const;
+
  private:
   struct TrialState;
   TrialEvaluator(const sema::CheckedProgram& program, ModelStore& store, const KnobSpace& space,
-                 codegen::KernelEngine& kernels)
-      : program_(program), store_(store), space_(space), kernels_(kernels) {}
+                 codegen::KernelEngine& kernels, const HostExtensions* host)
+      : program_(program), store_(store), space_(space), kernels_(kernels), host_(host) {}
 
   Expected<double> value_of(const ast::Expr& expr, TrialState& trial);
   Expected<double> meter_value(const ast::MeterDecl& meter, TrialState& trial);
   Expected<TrialResult> evaluate(TrialState& trial);
   Expected<double> meter_call(const ast::CallExpr& call, TrialState& trial);
+  Expected<double> host_meter_call(const ast::CallExpr& call, const HostMeter& meter, TrialState& trial);
   Expected<const MaterializedModel*> model_of(const ast::Expr& expr, TrialState& trial);
   Expected<const runtime::Mlp*> mlp_of(const ast::Expr& expr, TrialState& trial);
   Expected<const runtime::Dataset*> data_of(const ast::Expr& expr);
+  Expected<const runtime::Dataset*> data_named(const std::string& name);
   Expected<PipelineRunner*> runner(const std::string& name);
 
   const sema::CheckedProgram& program_;
   ModelStore& store_;
   const KnobSpace& space_;
   codegen::KernelEngine& kernels_;
+  const HostExtensions* host_;
   std::vector<const ast::MeterDecl*> meters_;
   std::vector<const ast::ConstraintDecl*> constraints_;
   const ast::ConstraintDecl* objective_ = nullptr;
   std::map<std::string, std::unique_ptr<PipelineRunner>> runners_;
   std::map<std::string, runtime::Dataset> data_;
 };
-
-/// The MLP whose layers are the `fcN.weight` / `fcN.bias` tensors of `model`, as decoded.
-Expected<runtime::Mlp> to_mlp(const MaterializedModel& model, runtime::Activation act);
 
 }  // namespace kmr::engine

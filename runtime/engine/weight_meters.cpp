@@ -12,6 +12,12 @@ bool ends_with(const std::string& text, const std::string& suffix) {
   return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Parameters as stored: a low-rank weight is its two factors.
+int64_t stored_params(const TensorResult& tensor) {
+  if (tensor.low_rank) return tensor.low_rank->rank * (tensor.low_rank->rows + tensor.low_rank->cols);
+  return tensor.numel;
+}
+
 }  // namespace
 
 uint64_t encoded_size(const MaterializedModel& model) {
@@ -22,13 +28,13 @@ uint64_t encoded_size(const MaterializedModel& model) {
 
 int64_t param_count(const MaterializedModel& model) {
   int64_t total = 0;
-  for (const auto& tensor : model.tensors) total += tensor.numel;
+  for (const auto& tensor : model.tensors) total += stored_params(tensor);
   return total;
 }
 
 int64_t nonzero_count(const MaterializedModel& model) {
   int64_t total = 0;
-  for (const auto& tensor : model.tensors) total += tensor.values ? tensor.nonzeros : tensor.numel;
+  for (const auto& tensor : model.tensors) total += tensor.values ? tensor.nonzeros : stored_params(tensor);
   return total;
 }
 

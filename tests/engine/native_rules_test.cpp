@@ -1,0 +1,174 @@
+// Native rules inside pipelines: low-rank factors stored and counted as such, distillation
+// and LoRA as whole-model steps, and an embedding host's meters, rules and data.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "engine_fixture.h"
+#include "runtime/engine/host_extensions.h"
+#include "runtime/engine/trial_evaluator.h"
+#include "runtime/engine/weight_meters.h"
+#include "runtime/low_rank_tensor.h"
+#include "runtime/fashion_mnist.h"
+
+namespace kmr::engine {
+namespace {
+
+// Debian's dataset-fashion-mnist: the training rules need it; skip quietly without.
+bool have_data() { return runtime::check_fashion_mnist("train").ok() && runtime::check_fashion_mnist("test").ok(); }
+
+std::unique_ptr<driver::Compilation> compile_with_natives(const std::string& body) {
+  return test::compile_policy("import \"std/lowrank\";\nimport \"std/distill\";\n" + body);
+}
+
+TEST_CASE("lowrank stores two factors, counted by the meters, and full rank reproduces the weight") {
+  auto compilation = compile_with_natives(
+      "knob rank : int in {8, 128} = 128;\n"
+      "rule factor = lowrank(rank) on base.match(\"fc2.weight\");\n"
+      "pipeline f = base |> factor;\n");
+  ModelStore store;
+  KnobSpace space = build_knob_space(compilation->program).value();
+  auto runner = PipelineRunner::create(compilation->program, "f", store, space, test::jit_kernels()).value();
+  auto base = PipelineRunner::create(compilation->program, "base", store, space, test::jit_kernels()).value()->run(space.defaults());
+  REQUIRE(base.ok());
+
+  auto full = runner->run(space.defaults());
+  REQUIRE(full.ok());
+  const TensorResult* fc2 = full->find("fc2.weight");
+  REQUIRE(fc2->encoding == Encoding::LowRank);
+  REQUIRE(static_cast<bool>(fc2->low_rank));
+  CHECK(fc2->low_rank->rank == 128);
+  CHECK(fc2->encoded_bytes == 4u * 128 * (128 + 256));
+  CHECK(fc2->encoded_bytes == runtime::encoded_bytes(*fc2->low_rank));
+  const auto& original = *base->find("fc2.weight")->values;
+  double err = 0, norm = 0;
+  for (size_t i = 0; i < original.size(); ++i) {
+    err += std::pow(double((*fc2->values)[i]) - original[i], 2);
+    norm += std::pow(double(original[i]), 2);
+  }
+  CHECK(std::sqrt(err / norm) < 1e-5);
+
+  Configuration low = space.defaults();
+  low[0] = 0;  // rank 8
+  auto factored = runner->run(low);
+  REQUIRE(factored.ok());
+  const TensorResult* small = factored->find("fc2.weight");
+  CHECK(small->encoded_bytes == 4u * 8 * (128 + 256));
+  // Meters count the factors: 8 x (128 + 256) parameters and their multiply-adds.
+  CHECK(param_count(*factored) == param_count(*base) - 128 * 256 + 8 * (128 + 256));
+  CHECK(forward_flops(*factored) < forward_flops(*base));
+}
+
+TEST_CASE("a kernel after lowrank leaves the factors alone and says so") {
+  auto compilation = compile_with_natives(
+      "rule factor = lowrank(16) on base.match(\"fc1.weight\");\n"
+      "rule quant = quantize(8) on base.match(\"fc*.weight\");\n"
+      "pipeline f = base |> factor |> quant;\n");
+  ModelStore store;
+  KnobSpace space = build_knob_space(compilation->program).value();
+  auto runner = PipelineRunner::create(compilation->program, "f", store, space, test::jit_kernels()).value();
+  auto model = runner->run(space.defaults());
+  REQUIRE(model.ok());
+  CHECK(model->find("fc1.weight")->encoding == Encoding::LowRank);
+  CHECK(model->find("fc2.weight")->encoding == Encoding::Quantized);
+  REQUIRE(runner->notes().size() == 1);
+  CHECK(runner->notes()[0].find("'fc1.weight' as it was") != std::string::npos);
+}
+
+TEST_CASE("distill trains a student whose tensors the next rules transform; results are cached per knob values") {
+  if (!have_data()) return;
+  auto compilation = compile_with_natives(
+      "data train = fashion_mnist(\"train\", limit = 4000);\n"
+      "data test = fashion_mnist(\"test\", limit = 1000);\n"
+      "knob width : int in {16, 32} = 32;\n"
+      "rule student = distill(base, hidden = [width * 2, width], temperature = 2.0, alpha = 0.5, epochs = 2, data = train, lr = 0.003);\n"
+      "rule quant = quantize(8) on match(\"fc*.weight\");\n"
+      "pipeline small = base |> student |> quant;\n"
+      "meter size : bytes = encoded_size(small);\n"
+      "meter acc : ratio = top1(small, test);\n");
+  ModelStore store;
+  KnobSpace space = build_knob_space(compilation->program).value();
+  auto evaluator =
+      TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space, test::jit_kernels()).value();
+  auto wide = evaluator->materialize("small", space.defaults());
+  REQUIRE(wide.ok());
+  CHECK(wide->find("fc1.weight")->shape == std::vector<int64_t>{64, 784});
+  CHECK(wide->find("fc2.weight")->shape == std::vector<int64_t>{32, 64});
+  CHECK(wide->find("fc3.weight")->encoding == Encoding::Quantized);
+  auto trial = evaluator->evaluate(space.defaults());
+  REQUIRE(trial.ok());
+  CHECK(*trial->meter("acc") > 0.6);  // two epochs on 4000 images: far above chance (0.1)
+  Configuration narrow = space.defaults();
+  narrow[0] = 0;
+  auto thin = evaluator->materialize("small", narrow);
+  REQUIRE(thin.ok());
+  CHECK(thin->find("fc2.weight")->shape == std::vector<int64_t>{16, 32});
+  CHECK(encoded_size(*thin) < encoded_size(*wide));
+}
+
+TEST_CASE("lora adds adapters beside the base and recovers accuracy lost to 2-bit weights") {
+  if (!have_data()) return;
+  auto compilation = compile_with_natives(
+      "data train = fashion_mnist(\"train\", limit = 4000);\n"
+      "data test = fashion_mnist(\"test\", limit = 1000);\n"
+      "rule quant = quantize(2) on base.match(\"fc*.weight\");\n"
+      "rule adapt = lora(rank = 4, data = train, steps = 150, lr = 0.003);\n"
+      "pipeline q = base |> quant;\n"
+      "pipeline tuned = base |> quant |> adapt;\n"
+      "meter before : ratio = top1(q, test);\n"
+      "meter after : ratio = top1(tuned, test);\n");
+  ModelStore store;
+  KnobSpace space = build_knob_space(compilation->program).value();
+  auto evaluator =
+      TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space, test::jit_kernels()).value();
+  auto tuned = evaluator->materialize("tuned", space.defaults());
+  REQUIRE(tuned.ok());
+  CHECK(tuned->find("fc1.weight")->encoding == Encoding::Quantized);
+  REQUIRE(tuned->find("fc1.lora_A.weight") != nullptr);
+  CHECK(tuned->find("fc1.lora_A.weight")->shape == std::vector<int64_t>{4, 784});
+  CHECK(tuned->find("fc1.lora_B.weight")->shape == std::vector<int64_t>{256, 4});
+  auto trial = evaluator->evaluate(space.defaults());
+  REQUIRE(trial.ok());
+  CHECK(*trial->meter("after") > *trial->meter("before"));
+}
+
+TEST_CASE("an embedding host's meter, rule and data set run inside a trial") {
+  auto compilation = test::compile_policy(
+      "native kernel halve(w: tensor, factor: float) -> tensor;\n"
+      "knob f : float in {0.5, 1.0} = 1.0;\n"
+      "rule h = halve(f) on base.match(\"fc3.weight\");\n"
+      "pipeline p = base |> h;\n"
+      "meter size : bytes = encoded_size(p);\n"
+      "meter ratio_kept : float = size / encoded_size(base);\n");
+  HostExtensions host;
+  host.tensor_rules["halve"] = [](const HostTensorRuleCall& call) -> Expected<std::vector<float>> {
+    std::vector<float> out(call.values);
+    for (float& v : out) v *= static_cast<float>(call.args.at(0));
+    return out;
+  };
+  ModelStore store;
+  KnobSpace space = build_knob_space(compilation->program).value();
+  auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space,
+                                          test::jit_kernels(), &host)
+                       .value();
+  Configuration half = space.defaults();
+  half[0] = 0;
+  auto model = evaluator->materialize("p", half);
+  REQUIRE(model.ok());
+  auto base = evaluator->materialize("base", half);
+  const auto& scaled = *model->find("fc3.weight")->values;
+  const auto& original = *base->find("fc3.weight")->values;
+  for (size_t i = 0; i < scaled.size(); ++i) CHECK(scaled[i] == original[i] * 0.5f);
+  CHECK(*model->find("fc1.weight")->values == *base->find("fc1.weight")->values);
+
+  host.tensor_rules["halve"] = [](const HostTensorRuleCall&) -> Expected<std::vector<float>> {
+    return std::vector<float>(3);
+  };
+  Configuration again = space.defaults();
+  auto wrong = evaluator->materialize("p", again);
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.error().message.find("returned 3 values for 1280 elements") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace kmr::engine

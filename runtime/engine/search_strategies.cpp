@@ -147,7 +147,12 @@ Expected<SearchOutcome> bisect_search(TrialEvaluator& evaluator, const KnobSpace
     if (!holds->has_value()) break;
     (**holds ? good : bad) = mid;
   }
-  return log.finish();
+  // The answer is the boundary, not whichever feasible trial the objective prefers: without
+  // an objective every feasible trial ties, and the far end was measured first.
+  SearchOutcome outcome = log.finish();
+  for (size_t i = 0; i < outcome.trials.size(); ++i)
+    if (outcome.trials[i].config[slot] == good && outcome.trials[i].feasible) outcome.chosen = i;
+  return outcome;
 }
 
 std::optional<double> pareto_cost(const TrialResult& trial) {

@@ -2,6 +2,8 @@
 // distillation, LoRA, the host's), with results cached per tensor and per model.
 #include "runtime/engine/pipeline_runner.h"
 
+#include <chrono>
+
 #include <fmt/format.h>
 
 #include "compiler/lower/lower_kernel.h"
@@ -209,6 +211,7 @@ Expected<std::unique_ptr<PipelineRunner>> PipelineRunner::create(const sema::Che
   if (!model) return model.error();
   std::unique_ptr<PipelineRunner> runner(
       new PipelineRunner(**model, space, kernels, std::move(services), activation_of(program, name)));
+  runner->pristine_ = runner->pristine();
 
   const sema::Symbol& symbol = program.symbols.at(name);
   if (symbol.kind != sema::SymbolKind::Pipeline) return runner;
@@ -432,7 +435,7 @@ void PipelineRunner::note(std::string text) {
 }
 
 Expected<MaterializedModel> PipelineRunner::run(const Configuration& config) {
-  MaterializedModel model = pristine();
+  MaterializedModel model = pristine_;
   // What shaped each tensor so far: the arguments of every step that touched it, after
   // those of the whole-model steps before (which shaped every tensor).
   std::vector<double> model_chain;
@@ -448,7 +451,9 @@ Expected<MaterializedModel> PipelineRunner::run(const Configuration& config) {
       key.insert(key.end(), arg_key.begin(), arg_key.end());
       auto cached = model_cache_.find({s, key});
       if (cached == model_cache_.end()) {
+        auto start = std::chrono::steady_clock::now();
         auto trained = run_native_model(step, model, *args);
+        kernel_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (!trained) return trained.error();
         cached = model_cache_.emplace(std::make_pair(s, key), std::move(*trained)).first;
       }
@@ -483,12 +488,14 @@ Expected<MaterializedModel> PipelineRunner::run(const Configuration& config) {
       auto cached = cache_.find(key);
       if (cached == cache_.end()) {
         Expected<TensorResult> result = Error{""};
+        auto start = std::chrono::steady_clock::now();
         if (step.kernel) {
           result = run_kernel(step, current, params);
         } else {
           auto args = native_args(step, current.name, config);
           result = run_native_tensor(step, current, *args);
         }
+        kernel_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (!result) return result.error();
         cached = cache_.emplace(std::move(key), std::move(*result)).first;
       }

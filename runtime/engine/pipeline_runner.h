@@ -93,6 +93,9 @@ class PipelineRunner {
 
   /// Kernel runs performed so far (cache misses), for tests and the report.
   size_t kernel_runs() const { return kernel_runs_; }
+  /// Seconds spent inside kernels and native rules so far (the rest of a trial is the
+  /// runtime's overhead and the meters).
+  double kernel_seconds() const { return kernel_seconds_; }
   /// What the runs had to leave undone, once each (e.g. a kernel skipping low-rank factors).
   const std::vector<std::string>& notes() const { return notes_; }
 
@@ -117,7 +120,7 @@ class PipelineRunner {
                                            const std::vector<RuleArgument>& args);
   Expected<MaterializedModel> run_native_model(const Step& step, const MaterializedModel& input,
                                                const std::vector<RuleArgument>& args);
-  MaterializedModel pristine() const;
+  MaterializedModel pristine() const;  // built once, by create(): every trial starts from a copy
   void note(std::string text);
 
   const StoredModel& model_;
@@ -126,10 +129,12 @@ class PipelineRunner {
   NativeServices services_;
   runtime::Activation act_;
   std::vector<Step> steps_;
+  MaterializedModel pristine_;
   // Keys: the step and tensor, and every argument that shaped the input and the step.
   std::map<std::pair<std::string, std::vector<double>>, TensorResult> cache_;
   std::map<std::pair<size_t, std::vector<double>>, MaterializedModel> model_cache_;
   size_t kernel_runs_ = 0;
+  double kernel_seconds_ = 0;
   std::vector<std::string> notes_;
 };
 

@@ -167,6 +167,12 @@ std::vector<std::string> TrialEvaluator::notes() const {
   return notes;
 }
 
+double TrialEvaluator::kernel_seconds() const {
+  double seconds = 0;
+  for (const auto& [name, runner] : runners_) seconds += runner->kernel_seconds();
+  return seconds;
+}
+
 Expected<double> TrialEvaluator::host_meter_call(const ast::CallExpr& call, const HostMeter& meter, TrialState& trial) {
   // Arguments arrive in signature order; their kinds come from the checker's symbols.
   HostMeterCall args;

@@ -56,6 +56,8 @@ class TrialEvaluator {
 
   /// What the pipelines had to leave undone (PipelineRunner::notes), for the report.
   std::vector<std::string> notes() const;
+  /// Seconds the pipelines spent in kernels and native rules (PipelineRunner::kernel_seconds).
+  double kernel_seconds() const;
 
  private:
   struct TrialState;

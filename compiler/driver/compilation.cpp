@@ -1,4 +1,5 @@
-// The module loader (imports, cycles) and the phase order of a compilation.
+// The module loader (imports from memory, the stdlib or files; cycles) and the phase order
+// of a compilation.
 #include "compiler/driver/compilation.h"
 
 #include <sys/stat.h>
@@ -56,7 +57,11 @@ class ModuleLoader {
   void import(const ast::Decl& decl, const std::string& directory) {
     const std::string& name = decl.name;
     std::string key, text, path, error;
-    if (name.rfind(kStdPrefix, 0) == 0) {
+    bool on_disk = false;
+    if (auto in_memory = compilation_.virtual_modules.find(name); in_memory != compilation_.virtual_modules.end()) {
+      key = path = name + ".kmr";
+      text = in_memory->second;
+    } else if (name.rfind(kStdPrefix, 0) == 0) {
       std::string module = name.substr(std::strlen(kStdPrefix));
       auto source = stdlib::find_module(module);
       if (!source) {
@@ -77,6 +82,7 @@ class ModuleLoader {
       }
       key = resolved;
       std::free(resolved);
+      on_disk = true;
     }
     if (auto on_stack = std::find(stack_.begin(), stack_.end(), key); on_stack != stack_.end()) {
       std::string cycle;
@@ -85,7 +91,7 @@ class ModuleLoader {
       return;
     }
     if (std::find(loaded_.begin(), loaded_.end(), key) != loaded_.end()) return;
-    if (text.empty()) {
+    if (on_disk) {
       auto result = read_source_file(path, limits_.max_bytes, text, error);
       if (result != ReadResult::ok) {
         report_read_failure(result, path, error, limits_.max_bytes, decl.name_span, compilation_.diagnostics);

@@ -2,6 +2,7 @@
 // program. This is what `kmrc` and the embedding API drive, phase by phase.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,12 +19,15 @@ struct Compilation {
   diag::DiagnosticSink diagnostics;
   std::vector<std::unique_ptr<ast::Module>> modules;  // the root file first
   sema::CheckedProgram program;
+  /// Modules held in memory, by the name scripts import them by (an embedding
+  /// application's `import "host";`); set before parsing. They shadow files of that name.
+  std::map<std::string, std::string> virtual_modules;
 
   std::vector<const ast::Module*> module_list() const;
 };
 
-/// Reads and parses the file at `path` and, transitively, every module it imports
-/// (`std/x` from the embedded stdlib, other paths relative to the importing file).
+/// Reads and parses the file at `path` and, transitively, every module it imports (virtual
+/// modules, `std/x` from the embedded stdlib, other paths relative to the importing file).
 /// Returns false when any error was reported; the modules that parsed are kept.
 bool parse_program(const std::string& path, Compilation& compilation, const syntax::ParseLimits& limits = {});
 

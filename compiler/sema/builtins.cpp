@@ -62,11 +62,26 @@ const std::vector<Builtin>& policies() {
 
 }  // namespace
 
-const Builtin* find_builtin(std::string_view name, std::initializer_list<BuiltinKind> kinds) {
-  for (const auto& builtin : prelude())
+namespace {
+
+const Builtin* find_in(const std::vector<Builtin>& table, std::string_view name,
+                       std::initializer_list<BuiltinKind> kinds) {
+  for (const auto& builtin : table)
     for (BuiltinKind kind : kinds)
       if (builtin.name == name && builtin.kind == kind) return &builtin;
   return nullptr;
+}
+
+}  // namespace
+
+const Builtin* find_builtin(std::string_view name, std::initializer_list<BuiltinKind> kinds) {
+  return find_in(prelude(), name, kinds);
+}
+
+const Builtin* find_builtin(std::string_view name, std::initializer_list<BuiltinKind> kinds,
+                            const std::vector<Builtin>& host) {
+  const Builtin* builtin = find_in(prelude(), name, kinds);
+  return builtin ? builtin : find_in(host, name, kinds);
 }
 
 const Builtin* find_builtin_policy(std::string_view name) {

@@ -2,6 +2,7 @@
 // kernel body may call, each with its signature for the checker.
 #pragma once
 
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,10 @@ struct Builtin {
 
 /// The prelude function named `name` of one of `kinds`, or null.
 const Builtin* find_builtin(std::string_view name, std::initializer_list<BuiltinKind> kinds);
+/// As above, then among `host` (an embedding application's functions) when the prelude
+/// has none: the prelude's names cannot be redefined.
+const Builtin* find_builtin(std::string_view name, std::initializer_list<BuiltinKind> kinds,
+                            const std::vector<Builtin>& host);
 
 /// Built-in policies and their named arguments.
 const Builtin* find_builtin_policy(std::string_view name);

@@ -67,6 +67,7 @@ CheckedProgram check_program(const std::vector<const ast::Module*>& modules, con
 CheckedProgram Checker::run(const std::vector<const ast::Module*>& modules) {
   for (const auto* module : modules)
     for (const auto& decl : module->decls) collect(*decl);
+  check_host_bindings();
   // Models, data and knobs first: rules and meters consult the tensors and knob families
   // they establish, wherever those are declared.
   auto establishes = [](const ast::Decl& decl) {
@@ -120,6 +121,27 @@ void Checker::collect(const ast::Decl& decl) {
   sink_.report(at.name_span, Code::duplicate_name, decl.name, where_defined(other.name_span));
 }
 
+// What an embedding application adds must fit the program: its meters may not take a
+// name the prelude or the program defines, and each binding names a declaration.
+void Checker::check_host_bindings() {
+  program_.host_meters = options_.host_meters;
+  for (const auto& meter : options_.host_meters) {
+    if (find_builtin(meter.name, {BuiltinKind::Source, BuiltinKind::Arch, BuiltinKind::Meter, BuiltinKind::Selection}))
+      sink_.report(source::Span{}, Code::duplicate_name, meter.name, "the prelude, so the application cannot add it as a meter");
+    else if (const Symbol* symbol = lookup(meter.name))
+      sink_.report(symbol->decl->name_span, Code::duplicate_name, meter.name, "the embedding application (a host meter)");
+  }
+  auto check_bound = [&](const std::string& name, SymbolKind kind, const char* keyword) {
+    const Symbol* symbol = lookup(name);
+    if (symbol == nullptr || symbol->kind != kind)
+      sink_.add(source::Span{}, Code::undefined_name,
+                fmt::format("the application binds {} '{}', but the program declares no `{} {} = ...;`",
+                            keyword, name, keyword, name));
+  };
+  for (const auto& entry : options_.bound_models) check_bound(entry.first, SymbolKind::Model, "model");
+  for (const auto& name : options_.bound_data) check_bound(name, SymbolKind::Data, "data");
+}
+
 void Checker::check_decl(const ast::Decl& decl) {
   switch (decl.kind) {
     case ast::DeclKind::Import: return;  // resolved by the module loader
@@ -152,8 +174,10 @@ void Checker::check_model_or_data(const ast::ValueDecl& decl) {
   const auto* call = decl.value->as<ast::CallExpr>();
   if (!options_.probe_files || call == nullptr || sink_.has_errors()) return;
   if (wanted == Type::Model) {
-    if (auto facts = probe_model(*call, sink_)) program_.models[decl.name] = std::move(*facts);
-  } else {
+    auto bound = options_.bound_models.find(decl.name);
+    if (auto facts = probe_model(*call, sink_, bound == options_.bound_models.end() ? nullptr : &bound->second))
+      program_.models[decl.name] = std::move(*facts);
+  } else if (!options_.bound_data.count(decl.name)) {
     probe_data(*call, sink_);
   }
 }

@@ -1,5 +1,5 @@
 // Typing of expressions: names in their scope, units through the unit algebra, calls
-// against the prelude's and kernels' signatures.
+// against the signatures of the prelude, the host application's meters and kernels.
 #include <fmt/format.h>
 
 #include "compiler/sema/checker_internal.h"
@@ -306,7 +306,7 @@ Type Checker::type_of_call(const ast::CallExpr& call, Scope& scope) {
     return Type::Error;
   }
   if (const Builtin* builtin = find_builtin(name->name, {BuiltinKind::Source, BuiltinKind::Arch, BuiltinKind::Meter,
-                                                         BuiltinKind::Selection}))
+                                                         BuiltinKind::Selection}, options_.host_meters))
     if (lookup(name->name) == nullptr) return type_of_builtin_call(*builtin, call, scope);
   const Symbol* symbol = lookup(name->name);
   if (symbol == nullptr) {
@@ -408,7 +408,8 @@ bool Checker::mentions_meter(const ast::Expr& expr) const {
     case ast::ExprKind::Call: {
       const auto& call = *expr.as<ast::CallExpr>();
       const auto* name = call.callee->as<ast::NameExpr>();
-      if (name && find_builtin(name->name, {BuiltinKind::Meter}) && !lookup(name->name)) return true;
+      if (name && find_builtin(name->name, {BuiltinKind::Meter}, options_.host_meters) && !lookup(name->name))
+        return true;
       for (const auto& arg : call.args)
         if (mentions_meter(*arg.value)) return true;
       return false;

@@ -46,6 +46,7 @@ class Checker {
  private:
   // check_decls.cpp
   void collect(const ast::Decl& decl);
+  void check_host_bindings();
   void check_decl(const ast::Decl& decl);
   void check_model_or_data(const ast::ValueDecl& decl);
   void check_knob(const ast::KnobDecl& knob);

@@ -69,8 +69,9 @@ bool file_exists(const std::string& path) {
 
 }  // namespace
 
-std::optional<ModelFacts> probe_model(const ast::CallExpr& load, diag::DiagnosticSink& sink) {
-  auto path = argument(load, "path", 0);
+std::optional<ModelFacts> probe_model(const ast::CallExpr& load, diag::DiagnosticSink& sink,
+                                      const std::string* bound_path) {
+  auto path = bound_path ? std::optional<Value>(Value{Type::String, 0, 0, false, *bound_path}) : argument(load, "path", 0);
   if (!path || path->type != Type::String) return std::nullopt;
   if (ends_with(path->text, ".json")) {
     auto checkpoint = runtime::ShardedCheckpoint::open(path->text);

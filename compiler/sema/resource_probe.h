@@ -13,8 +13,10 @@ namespace kmr::sema {
 
 /// For `load(path, arch = mlp(act = a))` with constant arguments: opens the checkpoint
 /// (a .safetensors file or a sharded index .json), reading only headers, and checks that
-/// the architecture fits its tensors. Errors (E090) go to `sink` at the call.
-std::optional<ModelFacts> probe_model(const ast::CallExpr& load, diag::DiagnosticSink& sink);
+/// the architecture fits its tensors. Errors (E090) go to `sink` at the call. A
+/// `bound_path` (an embedding application's binding) replaces the path the call names.
+std::optional<ModelFacts> probe_model(const ast::CallExpr& load, diag::DiagnosticSink& sink,
+                                      const std::string* bound_path = nullptr);
 
 /// For `fashion_mnist(...)`, `idx(...)` and `csv(...)`: checks that the files exist and
 /// their headers are valid (E091).

@@ -1,6 +1,7 @@
 // Meter expressions evaluated over materialised models, with per-trial memoisation.
 #include "runtime/engine/trial_evaluator.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 
@@ -174,22 +175,27 @@ double TrialEvaluator::kernel_seconds() const {
 }
 
 Expected<double> TrialEvaluator::host_meter_call(const ast::CallExpr& call, const HostMeter& meter, TrialState& trial) {
-  // Arguments arrive in signature order; their kinds come from the checker's symbols.
+  // Arguments arrive in signature order (named ones are bound by name, as the checker did);
+  // their kinds come from the signature.
+  const std::string& name = call.callee->as<ast::NameExpr>()->name;
+  auto signature = std::find_if(program_.host_meters.begin(), program_.host_meters.end(),
+                                [&](const sema::Builtin& builtin) { return builtin.name == name; });
+  if (signature == program_.host_meters.end()) return Error{"the program was not checked with this host meter"};
   HostMeterCall args;
-  for (const auto& arg : call.args) {
-    const auto* name = arg.value->as<ast::NameExpr>();
-    auto symbol = name ? program_.symbols.find(name->name) : program_.symbols.end();
-    if (symbol != program_.symbols.end() &&
-        (symbol->second.kind == sema::SymbolKind::Model || symbol->second.kind == sema::SymbolKind::Pipeline)) {
-      auto model = model_of(*arg.value, trial);
+  for (size_t i = 0; i < signature->params.size(); ++i) {
+    const sema::BuiltinParam& param = signature->params[i];
+    const ast::Expr* arg = arg_at(call, param.name, i);
+    if (arg == nullptr) continue;  // optional and not given
+    if (param.type == sema::Type::Model) {
+      auto model = model_of(*arg, trial);
       if (!model) return model.error();
       args.models.push_back(*model);
-    } else if (symbol != program_.symbols.end() && symbol->second.kind == sema::SymbolKind::Data) {
-      auto data = data_of(*arg.value);
+    } else if (param.type == sema::Type::Data) {
+      auto data = data_of(*arg);
       if (!data) return data.error();
       args.data.push_back(*data);
     } else {
-      auto number = value_of(*arg.value, trial);
+      auto number = value_of(*arg, trial);
       if (!number) return number;
       args.numbers.push_back(*number);
     }
@@ -201,9 +207,7 @@ Expected<double> TrialEvaluator::meter_call(const ast::CallExpr& call, TrialStat
   const std::string& meter = call.callee->as<ast::NameExpr>()->name;
   if (host_ != nullptr)
     if (auto it = host_->meters.find(meter); it != host_->meters.end()) {
-      auto value = host_meter_call(call, it->second, trial);
-      if (!value) return Error{fmt::format("{}: {}", meter, value.error().message)};
-      return value;
+      return host_meter_call(call, it->second, trial);
     }
   const ast::Expr* subject = arg_at(call, "model", 0);
   if (subject == nullptr) return Error{fmt::format("{}: which model?", meter)};

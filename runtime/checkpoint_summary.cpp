@@ -29,7 +29,8 @@ std::string scheme_text(const LogicalTensor& t) {
     case Encoding::Dense:
       return "";
     case Encoding::IntQuantized:
-    case Encoding::PackQuantized: {
+    case Encoding::PackQuantized:
+    case Encoding::SparseQuantized: {
       if (!t.scheme) return "int8";
       const QuantScheme& s = *t.scheme;
       std::string text = "int" + std::to_string(s.bits) + " " + std::string(strategy_name(s.strategy));

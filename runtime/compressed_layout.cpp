@@ -5,6 +5,7 @@
 #include <set>
 
 #include "runtime/bit_packing.h"
+#include "runtime/bitmask.h"
 #include "runtime/float_codec.h"
 #include "runtime/little_endian.h"
 #include "runtime/strict_json.h"
@@ -38,7 +39,8 @@ class ModuleGrouper {
     SchemeMatch match = config_ ? scheme_for_module(*config_, m_) : SchemeMatch{};
     std::vector<LogicalTensor> claims;
     if (has("weight_packed")) {
-      if (auto s = quantized_group(Encoding::PackQuantized, "weight_packed", match, claims); !s) return s;
+      const Encoding encoding = has("bitmask") ? Encoding::SparseQuantized : Encoding::PackQuantized;
+      if (auto s = quantized_group(encoding, "weight_packed", match, claims); !s) return s;
     } else if (has("weight") && roles_.at("weight")->dtype == DType::I8 && has("weight_scale")) {
       if (auto s = quantized_group(Encoding::IntQuantized, "weight", match, claims); !s) return s;
     } else if (match.by_name && has("weight") && !has("bitmask") && !has("weight_u")) {
@@ -123,17 +125,27 @@ class ModuleGrouper {
 
   kmr::Status quantized_group(Encoding encoding, const std::string& codes_role, const SchemeMatch& match,
                               std::vector<LogicalTensor>& claims) {
-    if (encoding == Encoding::PackQuantized && has("weight")) {
+    const bool packed = encoding != Encoding::IntQuantized;
+    if (packed && has("weight")) {
       return error("module '" + m_ + "' stores its weight twice: " + quote(m_, "weight") + " and " +
                    quote(m_, "weight_packed"));
     }
+    if (encoding == Encoding::SparseQuantized) {
+      for (const char* role : {"compressed", "row_offsets"}) {
+        if (has(role)) {
+          return error("module '" + m_ + "' stores its weight twice: " + quote(m_, "bitmask") + " with " +
+                       quote(m_, "weight_packed") + " is sparse-quantized, and " + quote(m_, role) +
+                       " belongs to sparse-bitmask");
+        }
+      }
+    }
     if (auto s = need(codes_role, "weight_scale"); !s) return s;
-    if (encoding == Encoding::PackQuantized) {
+    if (packed) {
       if (auto s = need(codes_role, "weight_shape"); !s) return s;
     }
     if (has("weight_g_idx")) return unsupported_g_idx();
     LogicalTensor t = start(encoding);
-    if (config_ || encoding == Encoding::PackQuantized) {
+    if (config_ || packed) {
       if (!config_) {
         return error("tensor " + quote(m_, codes_role) +
                      ": the metadata has no quantization_config, so the bit width of its codes is unknown");
@@ -151,8 +163,9 @@ class ModuleGrouper {
       }
     }
     take(t, codes_role);
+    if (encoding == Encoding::SparseQuantized) take(t, "bitmask");
     take(t, "weight_scale");
-    if (encoding == Encoding::PackQuantized) take(t, "weight_shape");
+    if (packed) take(t, "weight_shape");
     take(t, "weight_zero_point");
     claims.push_back(std::move(t));
     return kmr::Status::success();
@@ -165,22 +178,6 @@ class ModuleGrouper {
 };
 
 }  // namespace
-
-std::string_view encoding_name(Encoding encoding) {
-  switch (encoding) {
-    case Encoding::Dense:
-      return "dense";
-    case Encoding::IntQuantized:
-      return "int-quantized";
-    case Encoding::PackQuantized:
-      return "pack-quantized";
-    case Encoding::SparseBitmask:
-      return "sparse-bitmask";
-    case Encoding::LowRank:
-      break;
-  }
-  return "low-rank";
-}
 
 const TensorInfo* LogicalTensor::part(std::string_view role) const {
   auto it = parts.find(std::string(role));
@@ -279,6 +276,46 @@ kmr::Expected<std::vector<std::int64_t>> read_shape(const Checkpoint& ckpt, cons
 
 kmr::Error at_file(const Checkpoint& ckpt, const kmr::Error& e) { return kmr::Error{ckpt.path() + ": " + e.message}; }
 
+// The mask of a weight of `shape`: U8 [rows, ceil(cols / 8)] with its padding bits clear.
+kmr::Expected<ByteView> read_bitmask(const Checkpoint& ckpt, const TensorInfo& mask,
+                                     const std::vector<std::int64_t>& shape) {
+  const MatrixDims dims = matrix_dims(shape);
+  const std::vector<std::int64_t> mask_shape = {dims.rows, bitmask_row_bytes(dims.cols)};
+  if (mask.dtype != DType::U8 || mask.shape != mask_shape) {
+    return kmr::Error{ckpt.path() + ": " + describe(mask) + " does not match the dense shape " + shape_string(shape) +
+                      ", which needs U8 " + shape_string(mask_shape)};
+  }
+  kmr::Expected<ByteView> raw = ckpt.bytes(mask);
+  if (!raw) return raw.error();
+  if (std::int64_t r = bitmask_first_padded_row(raw->data, dims.rows, dims.cols); r >= 0) {
+    return kmr::Error{ckpt.path() + ": tensor '" + mask.name + "': row " + std::to_string(r) +
+                      " sets padding bits past column " + std::to_string(dims.cols - 1)};
+  }
+  return raw;
+}
+
+// The codes a sparse-quantized group stores: one per set bit of `mask`, packed flat in
+// `packed` (I32 [ceil(n / (32 / bits))]) with padding fields and unused bits clear.
+kmr::Expected<std::vector<std::int8_t>> read_stored_codes(const Checkpoint& ckpt, const TensorInfo& packed,
+                                                          ByteView mask, int bits) {
+  const std::int64_t count = bitmask_count(mask.data, mask.size);
+  const std::vector<std::int64_t> want = {packed_word_count(count, bits)};
+  if (packed.dtype != DType::I32 || packed.shape != want) {
+    return kmr::Error{ckpt.path() + ": " + describe(packed) + " does not match its bitmask: " + std::to_string(count) +
+                      " stored " + std::to_string(bits) + "-bit codes pack into I32 " + shape_string(want)};
+  }
+  kmr::Expected<ByteView> raw = ckpt.bytes(packed);
+  if (!raw) return raw.error();
+  std::vector<std::int8_t> codes(static_cast<std::size_t>(count));
+  // The stored codes are one row of `count` codes.
+  if (std::int64_t bad = unpack_rows(raw->data, 1, count, bits, codes.data()); bad >= 0) {
+    return kmr::Error{ckpt.path() + ": tensor '" + packed.name + "': word " + std::to_string(bad) +
+                      " sets bits outside its " + std::to_string(bits) +
+                      "-bit fields (padding past the last stored code, or the word's unused top bits)"};
+  }
+  return codes;
+}
+
 }  // namespace
 
 kmr::Expected<CompressedCheckpoint> CompressedCheckpoint::open(const std::string& path) {
@@ -327,6 +364,7 @@ kmr::Expected<CompressedCheckpoint> CompressedCheckpoint::from(Checkpoint checkp
         }
         break;
       case Encoding::PackQuantized:
+      case Encoding::SparseQuantized:
       case Encoding::SparseBitmask: {
         kmr::Expected<std::vector<std::int64_t>> shape =
             read_shape(c.checkpoint_, *t.part(t.encoding == Encoding::SparseBitmask ? "shape" : "weight_shape"));
@@ -367,7 +405,7 @@ const LogicalTensor* CompressedCheckpoint::find(std::string_view name) const {
 
 kmr::Expected<QuantizedTensor> CompressedCheckpoint::read_quantized(const LogicalTensor& t) const {
   const std::string& path = checkpoint_.path();
-  if (t.encoding != Encoding::IntQuantized && t.encoding != Encoding::PackQuantized) {
+  if (!is_quantized(t.encoding)) {
     return kmr::Error{path + ": tensor '" + t.name + "' is " + std::string(encoding_name(t.encoding)) +
                       ", not quantized"};
   }
@@ -396,8 +434,18 @@ kmr::Expected<QuantizedTensor> CompressedCheckpoint::read_quantized(const Logica
     }
   }
 
-  // Codes.
-  if (t.encoding == Encoding::IntQuantized) {
+  // Codes. A sparse-quantized group's are scattered once the zero points are known.
+  ByteView mask;
+  std::vector<std::int8_t> stored;
+  if (t.encoding == Encoding::SparseQuantized) {
+    kmr::Expected<ByteView> m = read_bitmask(checkpoint_, t.parts.at("bitmask"), t.shape);
+    if (!m) return m.error();
+    mask = *m;
+    kmr::Expected<std::vector<std::int8_t>> codes =
+        read_stored_codes(checkpoint_, t.parts.at("weight_packed"), mask, q.bits);
+    if (!codes) return codes.error();
+    stored = std::move(*codes);
+  } else if (t.encoding == Encoding::IntQuantized) {
     kmr::Expected<ByteView> raw = checkpoint_.bytes(t.parts.at("weight"));
     if (!raw) return raw.error();
     q.codes.assign(reinterpret_cast<const std::int8_t*>(raw->data),
@@ -447,8 +495,8 @@ kmr::Expected<QuantizedTensor> CompressedCheckpoint::read_quantized(const Logica
   if (const TensorInfo* zp = t.part("weight_zero_point")) {
     std::vector<std::int8_t> zeros(static_cast<std::size_t>(scales));
     const std::vector<std::int64_t> packed_shape = {packed_word_count(dims.rows, q.bits), grid.back()};
-    if (t.encoding == Encoding::PackQuantized && q.strategy != QuantStrategy::Tensor && zp->dtype == DType::I32 &&
-        zp->shape == packed_shape) {
+    const bool may_pack = t.encoding != Encoding::IntQuantized && q.strategy != QuantStrategy::Tensor;
+    if (may_pack && zp->dtype == DType::I32 && zp->shape == packed_shape) {
       kmr::Expected<ByteView> raw = checkpoint_.bytes(*zp);
       if (!raw) return raw.error();
       const std::int64_t bad = unpack_columns(raw->data, dims.rows, grid.back(), q.bits, zeros.data());
@@ -462,9 +510,7 @@ kmr::Expected<QuantizedTensor> CompressedCheckpoint::read_quantized(const Logica
       if (static_cast<std::int64_t>(values->size()) != scales) {
         return kmr::Error{path + ": " + describe(*zp) + " must hold one zero point per scale (" +
                           std::to_string(scales) + ")" +
-                          (t.encoding == Encoding::PackQuantized && q.strategy != QuantStrategy::Tensor
-                               ? ", or be those packed into I32 " + shape_string(packed_shape)
-                               : std::string())};
+                          (may_pack ? ", or be those packed into I32 " + shape_string(packed_shape) : std::string())};
       }
       const std::int64_t lo = -(std::int64_t{1} << (q.bits - 1)), hi = (std::int64_t{1} << (q.bits - 1)) - 1;
       for (std::size_t i = 0; i < values->size(); ++i) {
@@ -489,6 +535,15 @@ kmr::Expected<QuantizedTensor> CompressedCheckpoint::read_quantized(const Logica
       q.zero_points = std::move(zeros);
     }
   }
+  if (t.encoding == Encoding::SparseQuantized) {
+    if (std::int64_t i = scatter_stored_codes(mask.data, stored, q); i >= 0) {
+      // Canonical files only: the writer leaves such elements out, and encoded_bytes
+      // counts them out.
+      return kmr::Error{path + ": tensor '" + t.parts.at("weight_packed").name + "': stored code " + std::to_string(i) +
+                        " is " + std::to_string(stored[i]) +
+                        ", its element's zero point; sparse-quantized stores only codes that differ from it"};
+    }
+  }
   if (kmr::Status ok = validate(q); !ok) return at_file(checkpoint_, ok.error());
   return q;
 }
@@ -500,14 +555,10 @@ kmr::Expected<SparseTensor> CompressedCheckpoint::read_sparse(const LogicalTenso
                       ", not sparse-bitmask"};
   }
   const MatrixDims dims = matrix_dims(t.shape);
-  const TensorInfo& bitmask = t.parts.at("bitmask");
   const TensorInfo& values = t.parts.at("compressed");
   const TensorInfo& offsets = t.parts.at("row_offsets");
-  const std::vector<std::int64_t> mask_shape = {dims.rows, bitmask_row_bytes(dims.cols)};
-  if (bitmask.dtype != DType::U8 || bitmask.shape != mask_shape) {
-    return kmr::Error{path + ": " + describe(bitmask) + " does not match the dense shape " + shape_string(t.shape) +
-                      ", which needs U8 " + shape_string(mask_shape)};
-  }
+  kmr::Expected<ByteView> mask = read_bitmask(checkpoint_, t.parts.at("bitmask"), t.shape);
+  if (!mask) return mask.error();
   if (values.shape.size() != 1 || !is_value_dtype(values.dtype)) {
     return kmr::Error{path + ": " + describe(values) + " must be a vector of F32, F16, BF16 or F64 values"};
   }
@@ -519,8 +570,6 @@ kmr::Expected<SparseTensor> CompressedCheckpoint::read_sparse(const LogicalTenso
   s.name = t.name;
   s.shape = t.shape;
   s.dtype = values.dtype;
-  kmr::Expected<ByteView> mask = checkpoint_.bytes(bitmask);
-  if (!mask) return mask.error();
   s.bitmask.assign(mask->data, mask->data + mask->size);
   kmr::Expected<std::vector<float>> v = read_floats(checkpoint_, values);
   if (!v) return v.error();
@@ -561,7 +610,8 @@ kmr::Expected<std::vector<float>> CompressedCheckpoint::decode(const LogicalTens
     case Encoding::Dense:
       return read_floats(checkpoint_, t.parts.at(""));
     case Encoding::IntQuantized:
-    case Encoding::PackQuantized: {
+    case Encoding::PackQuantized:
+    case Encoding::SparseQuantized: {
       kmr::Expected<QuantizedTensor> q = read_quantized(t);
       if (!q) return q.error();
       return dequantize(*q);

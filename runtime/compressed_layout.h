@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/checkpoint.h"
+#include "runtime/encoding.h"
 #include "runtime/low_rank_tensor.h"
 #include "runtime/quantization_config.h"
 #include "runtime/quantized_tensor.h"
@@ -16,19 +17,6 @@
 #include "support/expected.h"
 
 namespace kmr::runtime {
-
-/// How a dense tensor is stored.
-enum class Encoding {
-  Dense,          // as itself
-  IntQuantized,   // p.weight I8 + p.weight_scale (+ p.weight_zero_point)
-  PackQuantized,  // p.weight_packed I32 + p.weight_scale + p.weight_shape (+ p.weight_zero_point)
-  SparseBitmask,  // p.bitmask + p.compressed + p.row_offsets + p.shape
-  LowRank,        // p.weight_u + p.weight_v
-};
-
-/// The compressed-tensors format name ("dense", "int-quantized", "pack-quantized",
-/// "sparse-bitmask"), or "low-rank" (ours).
-std::string_view encoding_name(Encoding encoding);
 
 /// Metadata keys of files we write (docs/format.md).
 inline constexpr const char* kMetaFormat = "format";                           // "pt"
@@ -47,7 +35,7 @@ struct LogicalTensor {
   std::map<std::string, TensorInfo> parts;
   std::vector<std::int64_t> shape;    // the dense shape
   DType dtype = DType::F32;           // the dense dtype (stored dtype when Dense)
-  std::optional<QuantScheme> scheme;  // IntQuantized and PackQuantized
+  std::optional<QuantScheme> scheme;  // the quantized encodings (is_quantized)
 
   /// The part of this role, or nullptr.
   const TensorInfo* part(std::string_view role) const;
@@ -56,8 +44,9 @@ struct LogicalTensor {
 };
 
 /// Groups stored tensors by name alone (no tensor data is read): a module p's
-/// weight_packed, bitmask or weight_u/weight_v start a group, and so does an I8 p.weight
-/// with a p.weight_scale; every other tensor is Dense. `config` supplies the quantization
+/// weight_packed (with p.bitmask: SparseQuantized, else PackQuantized), bitmask (with
+/// p.compressed: SparseBitmask) or weight_u/weight_v start a group, and so does an I8
+/// p.weight with a p.weight_scale; every other tensor is Dense. `config` supplies the quantization
 /// scheme of each quantized module. Fails, naming the tensor, when a companion is missing
 /// (p.weight_packed without p.weight_scale or p.weight_shape, p.compressed without
 /// p.bitmask, an asymmetric scheme without p.weight_zero_point, an I8 p.weight the config
@@ -87,9 +76,11 @@ class CompressedCheckpoint {
   const std::optional<QuantizationConfig>& quantization_config() const { return config_; }
 
   /// The stored form of a quantized tensor, fully validated: the codes (unpacked, with
-  /// padding bits checked), the scales as f32 (any float dtype), the zero points (packed
-  /// I32 or plain integers), all of the shapes the scheme implies. Errors name the file and
-  /// the stored tensor at fault.
+  /// padding bits checked; for SparseQuantized, scattered over the bitmask's set bits with
+  /// the zero point elsewhere, the mask's padding bits clear, one packed code per set bit
+  /// and none equal to its zero point), the scales as f32 (any float dtype), the zero
+  /// points (packed I32 or plain integers), all of the shapes the scheme implies. Errors
+  /// name the file and the stored tensor at fault.
   kmr::Expected<QuantizedTensor> read_quantized(const LogicalTensor& t) const;
   kmr::Expected<SparseTensor> read_sparse(const LogicalTensor& t) const;
   kmr::Expected<LowRankTensor> read_low_rank(const LogicalTensor& t) const;

@@ -16,13 +16,13 @@ namespace {
 using Json = nlohmann::json;
 
 // Appends encode(t) for each tensor, remembering the encoding each dense name expects.
-template <class T>
-kmr::Status encode_all(const std::vector<T>& tensors, Encoding encoding, const std::string& label,
+template <class T, class EncodingOf>
+kmr::Status encode_all(const std::vector<T>& tensors, EncodingOf encoding_of, const std::string& label,
                        EncodedCheckpoint& out, std::map<std::string, Encoding>& expected, Json& dtypes) {
   for (const T& t : tensors) {
     kmr::Expected<EncodedTensors> encoded = encode(t);
     if (!encoded) return kmr::Error{label + ": " + encoded.error().message};
-    if (!expected.emplace(t.name, encoding).second) {
+    if (!expected.emplace(t.name, encoding_of(t)).second) {
       return kmr::Error{label + ": tensor '" + t.name + "' is given twice"};
     }
     dtypes[t.name] = std::string(dtype_name(t.dtype));
@@ -76,12 +76,11 @@ kmr::Expected<EncodedCheckpoint> encode_checkpoint(const CompressedModel& model,
     out.tensors.add_view(t);
   }
   Json dtypes = Json::object();
-  if (auto s = encode_all(model.quantized, Encoding::IntQuantized, label, out, expected, dtypes); !s) return s.error();
-  for (const QuantizedTensor& q : model.quantized) {
-    if (q.bits < 8) expected[q.name] = Encoding::PackQuantized;
-  }
-  if (auto s = encode_all(model.sparse, Encoding::SparseBitmask, label, out, expected, dtypes); !s) return s.error();
-  if (auto s = encode_all(model.low_rank, Encoding::LowRank, label, out, expected, dtypes); !s) return s.error();
+  if (auto s = encode_all(model.quantized, stored_encoding, label, out, expected, dtypes); !s) return s.error();
+  const auto sparse_bitmask = [](const SparseTensor&) { return Encoding::SparseBitmask; };
+  if (auto s = encode_all(model.sparse, sparse_bitmask, label, out, expected, dtypes); !s) return s.error();
+  const auto low_rank = [](const LowRankTensor&) { return Encoding::LowRank; };
+  if (auto s = encode_all(model.low_rank, low_rank, label, out, expected, dtypes); !s) return s.error();
 
   // The config is written only when something is quantized or sparse; reading back sees
   // exactly what the file will hold.

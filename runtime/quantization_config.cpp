@@ -14,8 +14,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string group_format(int bits) { return bits == 8 ? "int-quantized" : "pack-quantized"; }
-
 Json scheme_json(const QuantScheme& s) {
   Json w = Json::object();
   w["num_bits"] = s.bits;
@@ -103,17 +101,20 @@ QuantizationConfig make_quantization_config(const std::vector<QuantizedTensor>& 
   for (const QuantizedTensor& q : quantized) by_name.push_back(&q);
   std::sort(by_name.begin(), by_name.end(),
             [](const QuantizedTensor* a, const QuantizedTensor* b) { return a->name < b->name; });
-  using Key = std::tuple<int, QuantStrategy, std::int64_t, bool>;
+  // A group's format says how all of its targets are stored, so modules of one scheme
+  // stored both with every code and sparse-quantized form two groups.
+  using Key = std::tuple<int, QuantStrategy, std::int64_t, bool, Encoding>;
   std::map<Key, std::size_t> group_of;
   for (const QuantizedTensor* q : by_name) {
     const std::int64_t group_size = q->strategy == QuantStrategy::Group ? q->group_size : 0;
-    const Key key{q->bits, q->strategy, group_size, q->symmetric};
+    const Encoding encoding = stored_encoding(*q);
+    const Key key{q->bits, q->strategy, group_size, q->symmetric, encoding};
     auto [it, inserted] = group_of.emplace(key, config.groups.size());
     if (inserted) {
       QuantConfigGroup group;
       group.name = "group_" + std::to_string(config.groups.size());
       group.weights = QuantScheme{q->bits, q->strategy, group_size, q->symmetric, ""};
-      group.format = group_format(q->bits);
+      group.format = std::string(encoding_name(encoding));
       config.groups.push_back(std::move(group));
     }
     // by_name is sorted, so each group's targets are too.

@@ -28,10 +28,14 @@ struct QuantConfigGroup {
   std::string name;                    // the key, "group_0", ...
   std::vector<std::string> targets;    // module names, "re:<regex>" or class names
   std::optional<QuantScheme> weights;  // null when the group quantizes activations only
-  std::string format;                  // the group's "format", or the config's when absent
+  /// The group's "format", or the config's when absent: "int-quantized",
+  /// "pack-quantized" or (ours) "sparse-quantized" in configs we write.
+  std::string format;
 };
 
-/// "sparsity_config".
+/// "sparsity_config": the sparse-bitmask tensors. Sparse-quantized ones are not listed:
+/// the config has one format for all its targets, and their quantization group's format
+/// already says how they are stored.
 struct SparsityConfig {
   std::string format = "sparse-bitmask";
   std::vector<std::string> targets;  // module names
@@ -39,17 +43,19 @@ struct SparsityConfig {
 };
 
 struct QuantizationConfig {
-  std::string format;  // "int-quantized", "pack-quantized", "mixed-precision" or "dense"
+  std::string format;  // the groups' common format, "mixed-precision" or "dense"
   std::vector<QuantConfigGroup> groups;
   std::vector<std::string> ignore;  // modules left unquantized (names or "re:<regex>")
   std::optional<SparsityConfig> sparsity;
 };
 
 /// The config describing these tensors: one config group per distinct (bits, strategy,
-/// group size, symmetry), in order of the first tensor (by name) that uses it, targeting the
-/// sorted module names; format "int-quantized" for 8 bits and "pack-quantized" below,
-/// "mixed-precision" at the top when both occur, "dense" when nothing is quantized; and a
-/// sparsity_config when `sparse` is not empty. Precondition: every tensor validates.
+/// group size, symmetry, stored_encoding), in order of the first tensor (by name) that
+/// uses it, targeting the sorted module names; the group's format is the encoding's name
+/// ("int-quantized", "pack-quantized", "sparse-quantized"); the top-level format is the
+/// groups' common one, "mixed-precision" when they differ, "dense" when nothing is
+/// quantized; and a sparsity_config when `sparse` is not empty. Precondition: every
+/// tensor validates.
 QuantizationConfig make_quantization_config(const std::vector<QuantizedTensor>& quantized,
                                             const std::vector<SparseTensor>& sparse);
 

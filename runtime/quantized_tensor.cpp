@@ -2,6 +2,7 @@
 #include "runtime/quantized_tensor.h"
 
 #include "runtime/bit_packing.h"
+#include "runtime/bitmask.h"
 #include "runtime/little_endian.h"
 #include "runtime/tensor_info.h"
 
@@ -39,6 +40,70 @@ std::int64_t first_out_of_range(const std::vector<std::int8_t>& values, int bits
 
 std::string range_string(int bits) {
   return "[" + std::to_string(-(1 << (bits - 1))) + ", " + std::to_string((1 << (bits - 1)) - 1) + "]";
+}
+
+std::int8_t zero_point_of(const QuantizedTensor& q, std::int64_t unit) {
+  return q.symmetric ? std::int8_t{0} : q.zero_points[unit];
+}
+
+// Bytes of p.weight_scale, plus p.weight_zero_point when asymmetric: one I8 per scale when
+// int-quantized (and always for Tensor), else packed along rows (pack_columns).
+std::uint64_t scale_bytes(const QuantizedTensor& q, bool packed_zero_points) {
+  const auto scales = static_cast<std::uint64_t>(scale_count(q));
+  if (q.symmetric) return 4 * scales;
+  if (!packed_zero_points || q.strategy == QuantStrategy::Tensor) return 5 * scales;
+  const std::int64_t rows = matrix_dims(q.shape).rows;
+  return 4 * scales + 4 * static_cast<std::uint64_t>(packed_word_count(rows, q.bits) * groups_per_row(q));
+}
+
+// pack_rows into a fresh buffer.
+std::vector<std::uint8_t> packed_words(const std::int8_t* codes, std::int64_t rows, std::int64_t cols, int bits) {
+  std::vector<std::uint8_t> words(static_cast<std::size_t>(4 * rows * packed_word_count(cols, bits)));
+  pack_rows(codes, rows, cols, bits, words.data());
+  return words;
+}
+
+// The sparse-quantized form's mask (into `mask`) and the codes of its set bits, row-major.
+std::vector<std::int8_t> gather_stored_codes(const QuantizedTensor& q, std::vector<std::uint8_t>& mask) {
+  const MatrixDims dims = matrix_dims(q.shape);
+  const std::int64_t row_bytes = bitmask_row_bytes(dims.cols);
+  const ScaleUnits units(q);
+  mask.assign(static_cast<std::size_t>(dims.rows * row_bytes), 0);
+  std::vector<std::int8_t> stored;
+  for (std::int64_t r = 0; r < dims.rows; ++r) {
+    for (std::int64_t c = 0; c < dims.cols; ++c) {
+      const std::int8_t code = q.codes[r * dims.cols + c];
+      if (code == zero_point_of(q, units(r, c))) continue;
+      bitmask_set(mask.data() + r * row_bytes, c);
+      stored.push_back(code);
+    }
+  }
+  return stored;
+}
+
+struct StoredForm {
+  Encoding encoding;
+  std::uint64_t bytes;  // tensor data
+};
+
+// The form encode() writes and its size: sparse-quantized only when strictly smaller, so
+// that a tensor with few zero-point codes keeps the layout vLLM loads.
+StoredForm stored_form(const QuantizedTensor& q) {
+  const MatrixDims dims = matrix_dims(q.shape);
+  const std::uint64_t shape_bytes = 8 * q.shape.size();
+  const StoredForm full =
+      q.bits == 8 ? StoredForm{Encoding::IntQuantized, q.codes.size() + scale_bytes(q, false)}
+                  : StoredForm{Encoding::PackQuantized,
+                               4 * static_cast<std::uint64_t>(dims.rows * packed_word_count(dims.cols, q.bits)) +
+                                   shape_bytes + scale_bytes(q, true)};
+  // The sparse form only grows with the stored codes: when it loses even with none, the
+  // count is not needed.
+  const std::uint64_t sparse_without_codes =
+      static_cast<std::uint64_t>(dims.rows * bitmask_row_bytes(dims.cols)) + shape_bytes + scale_bytes(q, true);
+  if (sparse_without_codes >= full.bytes) return full;
+  const std::uint64_t sparse =
+      sparse_without_codes + 4 * static_cast<std::uint64_t>(packed_word_count(stored_code_count(q), q.bits));
+  return sparse < full.bytes ? StoredForm{Encoding::SparseQuantized, sparse} : full;
 }
 
 }  // namespace
@@ -124,38 +189,55 @@ kmr::Status validate(const QuantizedTensor& q) {
 
 std::vector<float> dequantize(const QuantizedTensor& q) {
   const MatrixDims dims = matrix_dims(q.shape);
-  const std::int64_t groups = groups_per_row(q);
+  const ScaleUnits units(q);
   std::vector<float> out(q.codes.size());
   for (std::int64_t r = 0; r < dims.rows; ++r) {
     for (std::int64_t c = 0; c < dims.cols; ++c) {
-      std::int64_t unit = 0;
-      if (q.strategy == QuantStrategy::Channel) unit = r;
-      if (q.strategy == QuantStrategy::Group) unit = r * groups + c / q.group_size;
+      const std::int64_t unit = units(r, c);
       const std::int64_t i = r * dims.cols + c;
-      const std::int32_t zero = q.symmetric ? 0 : q.zero_points[unit];
+      const std::int32_t zero = zero_point_of(q, unit);
       out[i] = static_cast<float>(static_cast<std::int32_t>(q.codes[i]) - zero) * q.scales[unit];
     }
   }
   return out;
 }
 
-std::uint64_t encoded_bytes(const QuantizedTensor& q) {
+std::int64_t stored_code_count(const QuantizedTensor& q) {
   const MatrixDims dims = matrix_dims(q.shape);
-  const std::uint64_t scales = static_cast<std::uint64_t>(scale_count(q));
-  std::uint64_t total = 4 * scales;
-  if (q.bits == 8) {
-    total += q.codes.size();
-    if (!q.symmetric) total += scales;
-    return total;
+  const ScaleUnits units(q);
+  std::int64_t count = 0;
+  for (std::int64_t r = 0; r < dims.rows; ++r) {
+    for (std::int64_t c = 0; c < dims.cols; ++c) {
+      count += q.codes[r * dims.cols + c] != zero_point_of(q, units(r, c)) ? 1 : 0;
+    }
   }
-  total += 4 * static_cast<std::uint64_t>(dims.rows * packed_word_count(dims.cols, q.bits));
-  total += 8 * q.shape.size();
-  if (!q.symmetric) {
-    total += q.strategy == QuantStrategy::Tensor
-                 ? 1
-                 : 4 * static_cast<std::uint64_t>(packed_word_count(dims.rows, q.bits) * groups_per_row(q));
+  return count;
+}
+
+Encoding stored_encoding(const QuantizedTensor& q) { return stored_form(q).encoding; }
+
+std::uint64_t encoded_bytes(const QuantizedTensor& q) { return stored_form(q).bytes; }
+
+std::int64_t scatter_stored_codes(const std::uint8_t* bitmask, const std::vector<std::int8_t>& stored,
+                                  QuantizedTensor& q) {
+  const MatrixDims dims = matrix_dims(q.shape);
+  const std::int64_t row_bytes = bitmask_row_bytes(dims.cols);
+  const ScaleUnits units(q);
+  q.codes.resize(static_cast<std::size_t>(dims.rows * dims.cols));
+  std::size_t next = 0;
+  for (std::int64_t r = 0; r < dims.rows; ++r) {
+    for (std::int64_t c = 0; c < dims.cols; ++c) {
+      const std::int8_t zero = zero_point_of(q, units(r, c));
+      std::int8_t code = zero;
+      if (bitmask_test(bitmask + r * row_bytes, c)) {
+        code = stored[next];
+        if (code == zero) return static_cast<std::int64_t>(next);
+        ++next;
+      }
+      q.codes[r * dims.cols + c] = code;
+    }
   }
-  return total;
+  return -1;
 }
 
 kmr::Expected<EncodedTensors> encode(const QuantizedTensor& q) {
@@ -163,19 +245,28 @@ kmr::Expected<EncodedTensors> encode(const QuantizedTensor& q) {
   const std::string p = module_of_weight(q.name);
   const MatrixDims dims = matrix_dims(q.shape);
   const std::vector<std::int64_t> scales_shape = scale_shape(q);
+  const Encoding encoding = stored_encoding(q);
   EncodedTensors out;
-  if (q.bits == 8) {
+  if (encoding == Encoding::IntQuantized) {
     out.add(p + ".weight", DType::I8, q.shape, i8_bytes(q.codes));
+  } else if (encoding == Encoding::PackQuantized) {
+    out.add(p + ".weight_packed", DType::I32, {dims.rows, packed_word_count(dims.cols, q.bits)},
+            packed_words(q.codes.data(), dims.rows, dims.cols, q.bits));
   } else {
-    const std::int64_t words = packed_word_count(dims.cols, q.bits);
-    std::vector<std::uint8_t> packed(static_cast<std::size_t>(4 * dims.rows * words));
-    pack_rows(q.codes.data(), dims.rows, dims.cols, q.bits, packed.data());
-    out.add(p + ".weight_packed", DType::I32, {dims.rows, words}, std::move(packed));
+    std::vector<std::uint8_t> mask;
+    const std::vector<std::int8_t> stored = gather_stored_codes(q, mask);
+    const auto n = static_cast<std::int64_t>(stored.size());
+    out.add(p + ".bitmask", DType::U8, {dims.rows, bitmask_row_bytes(dims.cols)}, std::move(mask));
+    // One flat run of words: rows do not start new words.
+    out.add(p + ".weight_packed", DType::I32, {packed_word_count(n, q.bits)},
+            packed_words(stored.data(), 1, n, q.bits));
+  }
+  if (encoding != Encoding::IntQuantized) {
     out.add(p + ".weight_shape", DType::I64, {static_cast<std::int64_t>(q.shape.size())}, i64_bytes(q.shape));
   }
   out.add(p + ".weight_scale", DType::F32, scales_shape, float_bytes(q.scales, DType::F32));
   if (!q.symmetric) {
-    if (q.bits == 8 || q.strategy == QuantStrategy::Tensor) {
+    if (encoding == Encoding::IntQuantized || q.strategy == QuantStrategy::Tensor) {
       out.add(p + ".weight_zero_point", DType::I8, scales_shape, i8_bytes(q.zero_points));
     } else {
       const std::int64_t cols = scales_shape[1];

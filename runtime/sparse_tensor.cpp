@@ -11,11 +11,7 @@ kmr::Error tensor_error(const SparseTensor& s, const std::string& what) {
   return kmr::Error{"tensor '" + s.name + "': " + what};
 }
 
-int popcount(std::uint8_t byte) { return __builtin_popcount(byte); }
-
 }  // namespace
-
-std::int64_t bitmask_row_bytes(std::int64_t cols) { return cols / 8 + (cols % 8 != 0 ? 1 : 0); }
 
 SparseTensor sparse_from_dense(std::string name, std::vector<std::int64_t> shape, DType dtype, const float* dense) {
   SparseTensor s;
@@ -31,7 +27,7 @@ SparseTensor sparse_from_dense(std::string name, std::vector<std::int64_t> shape
     for (std::int64_t c = 0; c < dims.cols; ++c) {
       const float v = round_through(dense[r * dims.cols + c], dtype);
       if (v != 0.0f) {
-        s.bitmask[r * row_bytes + c / 8] |= static_cast<std::uint8_t>(1u << (c % 8));
+        bitmask_set(s.bitmask.data() + r * row_bytes, c);
         s.values.push_back(v);
       }
     }
@@ -60,22 +56,17 @@ kmr::Status validate(const SparseTensor& s) {
     return tensor_error(
         s, "has " + std::to_string(s.row_offsets.size()) + " row offsets for " + std::to_string(dims.rows) + " rows");
   }
-  const std::uint8_t last_byte_mask =
-      dims.cols % 8 == 0 ? 0xff : static_cast<std::uint8_t>((1u << (dims.cols % 8)) - 1);
+  if (std::int64_t r = bitmask_first_padded_row(s.bitmask.data(), dims.rows, dims.cols); r >= 0) {
+    return tensor_error(
+        s, "bitmask row " + std::to_string(r) + " sets padding bits past column " + std::to_string(dims.cols - 1));
+  }
   std::int64_t count = 0;
   for (std::int64_t r = 0; r < dims.rows; ++r) {
     if (s.row_offsets[r] != count) {
       return tensor_error(s, "row offset " + std::to_string(r) + " is " + std::to_string(s.row_offsets[r]) +
                                  ", but the bitmask's earlier rows set " + std::to_string(count) + " bits");
     }
-    for (std::int64_t b = 0; b < row_bytes; ++b) {
-      const std::uint8_t byte = s.bitmask[r * row_bytes + b];
-      if (b == row_bytes - 1 && (byte & ~last_byte_mask) != 0) {
-        return tensor_error(
-            s, "bitmask row " + std::to_string(r) + " sets padding bits past column " + std::to_string(dims.cols - 1));
-      }
-      count += popcount(byte);
-    }
+    count += bitmask_count(s.bitmask.data() + r * row_bytes, static_cast<std::size_t>(row_bytes));
   }
   if (static_cast<std::int64_t>(s.values.size()) != count) {
     return tensor_error(s, "has " + std::to_string(s.values.size()) + " stored values but the bitmask sets " +
@@ -91,7 +82,7 @@ std::vector<float> dequantize(const SparseTensor& s) {
   std::size_t next = 0;
   for (std::int64_t r = 0; r < dims.rows; ++r) {
     for (std::int64_t c = 0; c < dims.cols; ++c) {
-      if ((s.bitmask[r * row_bytes + c / 8] >> (c % 8)) & 1u) out[r * dims.cols + c] = s.values[next++];
+      if (bitmask_test(s.bitmask.data() + r * row_bytes, c)) out[r * dims.cols + c] = s.values[next++];
     }
   }
   return out;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/bitmask.h"
 #include "runtime/dtype.h"
 #include "runtime/encoded_tensors.h"
 #include "support/expected.h"
@@ -24,9 +25,6 @@ struct SparseTensor {
   std::vector<float> values;              // the stored elements in row-major order
   std::vector<std::int64_t> row_offsets;  // rows entries: index in `values` of each row's first
 };
-
-/// Bytes per bitmask row: ceil(cols / 8).
-std::int64_t bitmask_row_bytes(std::int64_t cols);
 
 /// Compresses a dense row-major tensor of `shape`: each element is first rounded to `dtype`
 /// (so the in-memory values equal what the file will hold) and stored when the rounded value

@@ -49,10 +49,6 @@ def dequantize(module, t, scheme, shape):
     rows = shape[0] if shape else 1
     cols = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
     bits = scheme["num_bits"]
-    if module + ".weight_packed" in t:
-        codes = unpack(t[module + ".weight_packed"][2], bits, cols, rows)
-    else:
-        codes = t[module + ".weight"][2].reshape(rows, cols).astype(np.int64)
     scale = t[module + ".weight_scale"][2].astype(np.float32)
     strategy = scheme["strategy"]
     if strategy == "tensor":
@@ -70,6 +66,17 @@ def dequantize(module, t, scheme, shape):
             zero = unpack(zp[2].T, bits, rows, zp[2].shape[1]).T.reshape(-1)
         else:
             zero = zp[2].reshape(-1).astype(np.int64)
+    if module + ".bitmask" in t:  # sparse-quantized: the zero point where the mask is clear
+        mask = np.unpackbits(t[module + ".bitmask"][2], axis=-1, count=cols, bitorder="little").astype(bool)
+        stored = unpack(t[module + ".weight_packed"][2].reshape(1, -1), bits, int(mask.sum()), 1).reshape(-1)
+        codes = zero[unit].copy()
+        codes[mask] = stored
+        if np.any(stored == zero[unit][mask]):
+            raise ValueError(f"{module}: a stored code equals its zero point, which the writer leaves out")
+    elif module + ".weight_packed" in t:
+        codes = unpack(t[module + ".weight_packed"][2], bits, cols, rows)
+    else:
+        codes = t[module + ".weight"][2].reshape(rows, cols).astype(np.int64)
     diff = (codes - zero[unit]).astype(np.float32)
     return (diff * scale.reshape(-1)[unit]).astype(np.float32).reshape(shape)
 
@@ -106,9 +113,10 @@ def main(kmrc, sample_dir):
     check(r.returncode == 0, f"inspect --json exit {r.returncode}: {r.stderr}")
     report = json.loads(r.stdout)
     rows = {t["name"]: t for t in report["tensors"]}
-    expected_encodings = {"q8.weight": "int-quantized", "q4.weight": "pack-quantized", "q3.weight": "pack-quantized",
-                          "q2.weight": "pack-quantized", "qb.weight": "pack-quantized", "sp.weight": "sparse-bitmask",
-                          "lr.weight": "low-rank", "nan.weight": "dense", "q8.bias": "dense", "scalar": "dense"}
+    expected_encodings = {"q8.weight": "int-quantized", "q4.weight": "pack-quantized", "q3.weight": "sparse-quantized",
+                          "q2.weight": "sparse-quantized", "qb.weight": "pack-quantized",
+                          "sp.weight": "sparse-bitmask", "lr.weight": "low-rank", "nan.weight": "dense",
+                          "q8.bias": "dense", "scalar": "dense"}
     check(set(rows) == set(expected_encodings), f"inspect rows {sorted(rows)}")
     for name, encoding in expected_encodings.items():
         check(rows.get(name, {}).get("encoding") == encoding, f"{name}: encoding {rows.get(name, {}).get('encoding')}")
@@ -125,6 +133,16 @@ def main(kmrc, sample_dir):
     q4_bytes = sum(len(stored[p][3]) for p in part_names)
     check(rows["q4.weight"]["bytes"] == q4_bytes, "q4.weight bytes")
     check(abs(rows["q4.weight"]["bits_per_weight"] - q4_bytes * 8 / 350) < 1e-9, "q4.weight bits per weight")
+    q3_parts = sorted(p["name"] for p in rows["q3.weight"]["parts"])
+    check(q3_parts == ["q3.bitmask", "q3.weight_packed", "q3.weight_scale", "q3.weight_shape"],
+          f"q3.weight parts {q3_parts}")
+    check(rows["q3.weight"]["scheme"] == "int3 channel sym", f"q3 scheme {rows['q3.weight']['scheme']}")
+    check(rows["q3.weight"]["bytes"] == sum(len(stored[p][3]) for p in q3_parts), "q3.weight bytes")
+    check(stored["q3.weight_packed"][1] == [-(-int(np.unpackbits(stored["q3.bitmask"][2]).sum()) // 10)],
+          f"q3.weight_packed shape {stored['q3.weight_packed'][1]}: one flat run of 10 codes a word")
+    formats = {g["targets"][0]: g["format"] for g in config["config_groups"].values()}
+    check(formats.get("q3") == "sparse-quantized" and formats.get("q4") == "pack-quantized",
+          f"config group formats {formats}")
 
     # inspect as a table
     r = run([kmrc, "inspect", compressed])
@@ -133,6 +151,7 @@ def main(kmrc, sample_dir):
     check(lines and lines[0].split()[:5] == ["name", "dtype", "shape", "bytes", "encoding"], "table header")
     check(any(l.startswith("q4.weight ") and "pack-quantized" in l and "int4 group 32 asym" in l for l in lines),
           "table row for q4.weight")
+    check(any(l.startswith("q3.weight ") and "sparse-quantized" in l for l in lines), "table row for q3.weight")
     check(any(l.startswith("total ") for l in lines), "table totals row")
 
     # decode, checked against the independent decoding
@@ -150,10 +169,14 @@ def main(kmrc, sample_dir):
             check(raw == stored[name][3], f"{name}: dense bytes copied")
             continue
         check(dtype == dtypes[name], f"{name}: decoded dtype {dtype}")
-        if encoding in ("int-quantized", "pack-quantized"):
+        if encoding in ("int-quantized", "pack-quantized", "sparse-quantized"):
             shape_stored = (list(stored[module + ".weight_shape"][2]) if module + ".weight_shape" in stored
                             else stored[name][1])
-            want = dequantize(module, stored, scheme_of[module], [int(d) for d in shape_stored])
+            try:
+                want = dequantize(module, stored, scheme_of[module], [int(d) for d in shape_stored])
+            except ValueError as e:
+                check(False, str(e))
+                continue
         elif encoding == "sparse-bitmask":
             dshape = [int(d) for d in stored[module + ".shape"][2]]
             mask = np.unpackbits(stored[module + ".bitmask"][2], axis=-1, count=dshape[-1], bitorder="little")

@@ -107,6 +107,20 @@ FileSpec sparse_file() {
   return f;
 }
 
+// A valid sparse-quantized file: sq.weight [2, 12], 3-bit per row, asymmetric with zero
+// points [0, -1]. Row 0 stores codes 3, -4, 1 at columns 2, 8, 11; row 1 stores 2 at
+// column 0 and is -1 (its zero point) elsewhere.
+FileSpec sparse_quantized_file() {
+  FileSpec f;
+  f.bytes("sq.bitmask", rt::DType::U8, {2, 2}, {0x04, 0x09, 0x01, 0x00});
+  f.i32("sq.weight_packed", {1}, {0xD47u});  // fields 7, 0, 5, 6 (code + 4), 3 bits each
+  f.f32("sq.weight_scale", {2, 1}, {0.5f, 0.25f});
+  f.i64("sq.weight_shape", {2}, {2, 12});
+  f.i32("sq.weight_zero_point", {1, 1}, {0x1Cu});  // fields 4, 3 along rows
+  f.metadata["quantization_config"] = config_json(3, "channel", 0, false, "sq", "sparse-quantized");
+  return f;
+}
+
 // Opens `spec` and decodes every tensor; the first failure must contain `expected` and
 // name `tensor` (when one is given).
 void expect_failure(const FileSpec& spec, const std::string& expected, const std::string& tensor) {
@@ -137,7 +151,8 @@ void expect_failure(const FileSpec& spec, const std::string& expected, const std
 
 TEST_SUITE("compressed_malformed") {
   TEST_CASE("the well-formed base files decode") {
-    for (const FileSpec& spec : {packed_file(true), packed_file(false), int8_file(), sparse_file()}) {
+    for (const FileSpec& spec :
+         {packed_file(true), packed_file(false), int8_file(), sparse_file(), sparse_quantized_file()}) {
       rt::testing::TempDir dir;
       spec.write(dir.file("ok.safetensors"));
       kmr::Expected<rt::CompressedCheckpoint> ckpt = rt::CompressedCheckpoint::open(dir.file("ok.safetensors"));
@@ -155,6 +170,17 @@ TEST_SUITE("compressed_malformed") {
     REQUIRE(q.ok());
     CHECK(q->zero_points == std::vector<std::int8_t>{0, 1, 2, 0, 1, 2});
     CHECK(rt::dequantize(*q)[0] == -4.0f);
+
+    sparse_quantized_file().write(dir.file("s.safetensors"));
+    ckpt = rt::CompressedCheckpoint::open(dir.file("s.safetensors"));
+    REQUIRE(ckpt.ok());
+    CHECK(ckpt->tensors()[0].encoding == rt::Encoding::SparseQuantized);
+    q = ckpt->read_quantized(ckpt->tensors()[0]);
+    REQUIRE(q.ok());
+    CHECK(q->codes == std::vector<std::int8_t>{0, 0,  3,  0,  0,  0,  0,  0,  -4, 0,  0,  1,  //
+                                               2, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1});
+    CHECK(rt::dequantize(*q) == std::vector<float>{0,     0, 1.5f, 0, 0, 0, 0, 0, -2, 0, 0, 0.5f,  //
+                                                   0.75f, 0, 0,    0, 0, 0, 0, 0, 0,  0, 0, 0});
   }
 
   TEST_CASE("missing companions") {
@@ -323,7 +349,7 @@ TEST_SUITE("compressed_malformed") {
 
     f = sparse_file();
     f.bytes("sp.bitmask", rt::DType::U8, {2, 2}, {0x05, 0x03, 0x00, 0x00});
-    expect_failure(f, "bitmask row 0 sets padding bits past column 8", "sp.weight");
+    expect_failure(f, "tensor 'sp.bitmask': row 0 sets padding bits past column 8", "sp.bitmask");
 
     f = sparse_file();
     f.f32("sp.compressed", {2}, {1, 2});
@@ -343,6 +369,82 @@ TEST_SUITE("compressed_malformed") {
     lr.f32("lr.weight_v", {2, 3}, std::vector<float>(6, 1.0f));
     expect_failure(lr, "must be matrices [rows, rank] and [rank, cols]", "lr.weight_u");
   }
+  TEST_CASE("sparse-quantized groups whose parts disagree") {
+    FileSpec f = sparse_quantized_file();
+    f.tensors.erase("sq.weight_shape");
+    expect_failure(f, "tensor 'sq.weight_packed' needs companion 'sq.weight_shape', which is missing",
+                   "sq.weight_packed");
+
+    f = sparse_quantized_file();
+    f.tensors.erase("sq.weight_zero_point");
+    expect_failure(f, "tensor 'sq.weight_packed' needs companion 'sq.weight_zero_point'", "sq.weight_packed");
+
+    f = sparse_quantized_file();
+    f.metadata.erase("quantization_config");
+    expect_failure(f, "the metadata has no quantization_config, so the bit width of its codes is unknown",
+                   "sq.weight_packed");
+
+    f = sparse_quantized_file();
+    f.f32("sq.compressed", {4}, {1, 2, 3, 4});
+    expect_failure(f,
+                   "module 'sq' stores its weight twice: 'sq.bitmask' with 'sq.weight_packed' is sparse-quantized, "
+                   "and 'sq.compressed' belongs to sparse-bitmask",
+                   "sq.bitmask");
+
+    f = sparse_quantized_file();
+    f.bytes("sq.bitmask", rt::DType::U8, {2, 1}, {0x04, 0x01});
+    expect_failure(f, "tensor 'sq.bitmask' (U8 [2, 1]) does not match the dense shape [2, 12], which needs U8 [2, 2]",
+                   "sq.bitmask");
+
+    f = sparse_quantized_file();
+    f.bytes("sq.bitmask", rt::DType::I8, {2, 2}, {0x04, 0x09, 0x01, 0x00});
+    expect_failure(f, "tensor 'sq.bitmask' (I8 [2, 2]) does not match the dense shape [2, 12]", "sq.bitmask");
+
+    f = sparse_quantized_file();
+    f.bytes("sq.bitmask", rt::DType::U8, {2, 2}, {0x04, 0x09, 0x01, 0x10});  // column 12 of row 1
+    expect_failure(f, "tensor 'sq.bitmask': row 1 sets padding bits past column 11", "sq.bitmask");
+
+    // One more set bit than codes still fits the one word; two more words do not.
+    f = sparse_quantized_file();
+    f.i32("sq.weight_packed", {2}, {0xD47u, 0});
+    expect_failure(f,
+                   "tensor 'sq.weight_packed' (I32 [2]) does not match its bitmask: 4 stored 3-bit codes pack into "
+                   "I32 [1]",
+                   "sq.weight_packed");
+
+    f = sparse_quantized_file();
+    f.i32("sq.weight_packed", {1, 1}, {0xD47u});
+    expect_failure(f, "(I32 [1, 1]) does not match its bitmask", "sq.weight_packed");
+
+    f = sparse_quantized_file();
+    f.bytes("sq.bitmask", rt::DType::U8, {2, 2}, {0xff, 0x0f, 0xff, 0x0f});  // every element stored
+    expect_failure(f, "24 stored 3-bit codes pack into I32 [3]", "sq.weight_packed");
+
+    f = sparse_quantized_file();
+    f.i32("sq.weight_packed", {1}, {0xD47u | (1u << 12)});  // a fifth field past the four stored codes
+    expect_failure(f, "tensor 'sq.weight_packed': word 0 sets bits outside its 3-bit fields", "sq.weight_packed");
+
+    f = sparse_quantized_file();
+    f.i32("sq.weight_packed", {1}, {0xD47u | (1u << 31)});  // the word's unused top bits
+    expect_failure(f, "tensor 'sq.weight_packed': word 0 sets bits outside its 3-bit fields", "sq.weight_packed");
+
+    // Row 1's stored code is -1, its zero point: not what a writer produces.
+    f = sparse_quantized_file();
+    f.i32("sq.weight_packed", {1}, {0x747u});
+    expect_failure(f,
+                   "tensor 'sq.weight_packed': stored code 3 is -1, its element's zero point; sparse-quantized "
+                   "stores only codes that differ from it",
+                   "sq.weight_packed");
+
+    f = sparse_quantized_file();
+    f.i32("sq.weight_zero_point", {1, 1}, {0x1Cu | (1u << 30)});
+    expect_failure(f, "word 0 sets bits outside its 3-bit fields", "sq.weight_zero_point");
+
+    f = sparse_quantized_file();
+    f.f32("sq.weight_scale", {2, 2}, {1, 1, 1, 1});
+    expect_failure(f, "channel quantization of shape [2, 12] needs 2 scales", "sq.weight_scale");
+  }
+
   TEST_CASE("randomly corrupted compressed files are rejected naming the file, or decode fully; never a crash") {
     rt::testing::TempDir dir;
     rt::testing::SampleModel sample = rt::testing::sample_model();

@@ -2,7 +2,9 @@
 // symmetry, bitmask sparsity at several densities, low rank, and whole models.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "compressed_samples.h"
@@ -32,21 +34,62 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return true;
 }
 
+// The zero point of element (r, c), from the scale grid of docs/format.md §3, written out
+// independently of ScaleUnits.
+int zero_point_at(const rt::QuantizedTensor& q, std::int64_t r, std::int64_t c, std::int64_t* unit = nullptr) {
+  const std::int64_t u = q.strategy == rt::QuantStrategy::Tensor    ? 0
+                         : q.strategy == rt::QuantStrategy::Channel ? r
+                                                                    : r * rt::groups_per_row(q) + c / q.group_size;
+  if (unit != nullptr) *unit = u;
+  return q.symmetric ? 0 : q.zero_points[u];
+}
+
 // The documented decoding formula, written out independently of dequantize().
 std::vector<float> expected_values(const rt::QuantizedTensor& q) {
   const rt::MatrixDims dims = rt::matrix_dims(q.shape);
-  const std::int64_t groups = rt::groups_per_row(q);
   std::vector<float> out;
   for (std::int64_t r = 0; r < dims.rows; ++r) {
     for (std::int64_t c = 0; c < dims.cols; ++c) {
-      std::int64_t u = q.strategy == rt::QuantStrategy::Tensor    ? 0
-                       : q.strategy == rt::QuantStrategy::Channel ? r
-                                                                  : r * groups + c / q.group_size;
-      const int zero = q.symmetric ? 0 : q.zero_points[u];
+      std::int64_t u = 0;
+      const int zero = zero_point_at(q, r, c, &u);
       out.push_back(static_cast<float>(q.codes[r * dims.cols + c] - zero) * q.scales[u]);
     }
   }
   return out;
+}
+
+// The two forms' sizes by the table of docs/format.md §9, and the form the writer must pick.
+struct FormSizes {
+  std::uint64_t full = 0;  // every code: int-quantized (8 bits) or pack-quantized
+  rt::Encoding full_encoding = rt::Encoding::PackQuantized;
+  std::uint64_t sparse = 0;  // sparse-quantized
+  std::int64_t stored = 0;   // codes unequal to their zero point
+  rt::Encoding chosen() const { return sparse < full ? rt::Encoding::SparseQuantized : full_encoding; }
+};
+
+FormSizes form_sizes(const rt::QuantizedTensor& q) {
+  const rt::MatrixDims dims = rt::matrix_dims(q.shape);
+  const std::uint64_t k = 32 / static_cast<std::uint64_t>(q.bits);
+  const auto words = [&](std::int64_t n) { return (static_cast<std::uint64_t>(n) + k - 1) / k; };
+  const std::uint64_t units = q.scales.size(), rows = static_cast<std::uint64_t>(dims.rows);
+  const std::uint64_t rank = q.shape.size();
+  const std::uint64_t groups = static_cast<std::uint64_t>(rt::groups_per_row(q));
+  const std::uint64_t packed_zeros = q.symmetric                               ? 0
+                                     : q.strategy == rt::QuantStrategy::Tensor ? 1
+                                                                               : 4 * words(dims.rows) * groups;
+  FormSizes f;
+  for (std::int64_t r = 0; r < dims.rows; ++r) {
+    for (std::int64_t c = 0; c < dims.cols; ++c) f.stored += q.codes[r * dims.cols + c] != zero_point_at(q, r, c);
+  }
+  if (q.bits == 8) {
+    f.full = q.codes.size() + 4 * units + (q.symmetric ? 0 : units);
+    f.full_encoding = rt::Encoding::IntQuantized;
+  } else {
+    f.full = 4 * rows * words(dims.cols) + 4 * units + 8 * rank + packed_zeros;
+  }
+  f.sparse = rows * ((static_cast<std::uint64_t>(dims.cols) + 7) / 8) + 4 * words(f.stored) + 4 * units + 8 * rank +
+             packed_zeros;
+  return f;
 }
 
 std::uint64_t data_bytes_of(const std::string& path) {
@@ -66,40 +109,56 @@ void write_model(const std::string& path, const rt::CompressedModel& model) {
   REQUIRE_MESSAGE(written.ok(), (written.ok() ? "" : written.error().message));
 }
 
-// Writes `q` alone, reads it back and checks every field, the decoded bits and the size.
-void check_quantized_round_trip(const rt::QuantizedTensor& q) {
+// Writes the tensors to one file, reads each back and checks every field, the decoded bits
+// and the size, and that the smaller form was written. Returns the forms, in order.
+std::vector<rt::Encoding> check_quantized_round_trips(const std::vector<rt::QuantizedTensor>& tensors) {
   rt::testing::TempDir dir;
   const std::string path = dir.file("q.safetensors");
   rt::CompressedModel model;
-  model.quantized.push_back(q);
+  model.quantized = tensors;
   write_model(path, model);
-  CHECK(data_bytes_of(path) == rt::encoded_bytes(q));
-  CHECK(rt::encoded_bytes(model) == rt::encoded_bytes(q));
+  std::uint64_t total = 0;
+  for (const rt::QuantizedTensor& q : tensors) total += rt::encoded_bytes(q);
+  CHECK(data_bytes_of(path) == total);
+  CHECK(rt::encoded_bytes(model) == total);
 
   rt::CompressedCheckpoint ckpt = open_compressed(path);
-  REQUIRE(ckpt.tensors().size() == 1);
-  const rt::LogicalTensor& t = ckpt.tensors().front();
-  CHECK(t.name == q.name);
-  CHECK(t.encoding == (q.bits == 8 ? rt::Encoding::IntQuantized : rt::Encoding::PackQuantized));
-  CHECK(t.shape == q.shape);
-  CHECK(t.dtype == q.dtype);
-  CHECK(t.stored_bytes() == rt::encoded_bytes(q));
-  kmr::Expected<rt::QuantizedTensor> back = ckpt.read_quantized(t);
-  REQUIRE_MESSAGE(back.ok(), (back.ok() ? "" : back.error().message));
-  CHECK(back->bits == q.bits);
-  CHECK(back->strategy == q.strategy);
-  CHECK(back->symmetric == q.symmetric);
-  if (q.strategy == rt::QuantStrategy::Group) CHECK(back->group_size == q.group_size);
-  CHECK(back->codes == q.codes);
-  CHECK(same_bits(back->scales, q.scales));
-  CHECK(back->zero_points == q.zero_points);
+  REQUIRE(ckpt.tensors().size() == tensors.size());
+  std::vector<rt::Encoding> forms;
+  for (const rt::QuantizedTensor& q : tensors) {
+    INFO(q.name);
+    const FormSizes sizes = form_sizes(q);
+    CHECK(rt::stored_code_count(q) == sizes.stored);
+    CHECK(rt::stored_encoding(q) == sizes.chosen());
+    CHECK(rt::encoded_bytes(q) == std::min(sizes.full, sizes.sparse));
 
-  const std::vector<float> expected = expected_values(q);
-  CHECK(same_bits(rt::dequantize(q), expected));
-  kmr::Expected<std::vector<float>> decoded = ckpt.decode(t);
-  REQUIRE(decoded.ok());
-  CHECK(same_bits(*decoded, expected));
+    const rt::LogicalTensor* t = ckpt.find(q.name);
+    REQUIRE(t != nullptr);
+    CHECK(t->encoding == sizes.chosen());
+    CHECK(t->shape == q.shape);
+    CHECK(t->dtype == q.dtype);
+    CHECK(t->stored_bytes() == rt::encoded_bytes(q));
+    kmr::Expected<rt::QuantizedTensor> back = ckpt.read_quantized(*t);
+    REQUIRE_MESSAGE(back.ok(), (back.ok() ? "" : back.error().message));
+    CHECK(back->bits == q.bits);
+    CHECK(back->strategy == q.strategy);
+    CHECK(back->symmetric == q.symmetric);
+    if (q.strategy == rt::QuantStrategy::Group) CHECK(back->group_size == q.group_size);
+    CHECK(back->codes == q.codes);
+    CHECK(same_bits(back->scales, q.scales));
+    CHECK(back->zero_points == q.zero_points);
+
+    const std::vector<float> expected = expected_values(q);
+    CHECK(same_bits(rt::dequantize(q), expected));
+    kmr::Expected<std::vector<float>> decoded = ckpt.decode(*t);
+    REQUIRE(decoded.ok());
+    CHECK(same_bits(*decoded, expected));
+    forms.push_back(t->encoding);
+  }
+  return forms;
 }
+
+rt::Encoding check_quantized_round_trip(const rt::QuantizedTensor& q) { return check_quantized_round_trips({q})[0]; }
 
 }  // namespace
 
@@ -142,7 +201,8 @@ TEST_SUITE("compressed_roundtrip") {
     rt::CompressedModel model;
     model.quantized.push_back(random_quantized("a.weight", {5, 70}, 4, rt::QuantStrategy::Group, 32, false, 1));
     model.quantized.push_back(random_quantized("b.weight", {6, 10}, 8, rt::QuantStrategy::Channel, 0, false, 2));
-    model.quantized.push_back(random_quantized("c.weight", {3, 17}, 2, rt::QuantStrategy::Tensor, 0, false, 3));
+    // Long enough rows that packing every code beats the sparse form of these random codes.
+    model.quantized.push_back(random_quantized("c.weight", {3, 30}, 2, rt::QuantStrategy::Tensor, 0, false, 3));
     write_model(dir.file("m.safetensors"), model);
     kmr::Expected<rt::SafetensorsFile> file = rt::SafetensorsFile::open(dir.file("m.safetensors"));
     REQUIRE(file.ok());
@@ -329,9 +389,17 @@ TEST_SUITE("compressed_roundtrip") {
     CHECK(config.format == "mixed-precision");
     REQUIRE(config.groups.size() == 5);
     CHECK(config.groups[0].targets == std::vector<std::string>{"q2"});
-    CHECK(config.groups[0].format == "pack-quantized");
+    CHECK(config.groups[0].format == "sparse-quantized");
+    CHECK(config.groups[1].targets == std::vector<std::string>{"q3"});
+    CHECK(config.groups[1].format == "sparse-quantized");
+    CHECK(config.groups[2].targets == std::vector<std::string>{"q4"});
+    CHECK(config.groups[2].format == "pack-quantized");
     CHECK(config.groups[3].targets == std::vector<std::string>{"q8"});
     CHECK(config.groups[3].format == "int-quantized");
+    CHECK(ckpt.find("q2.weight")->encoding == rt::Encoding::SparseQuantized);
+    CHECK(ckpt.find("q3.weight")->encoding == rt::Encoding::SparseQuantized);
+    CHECK(ckpt.find("q4.weight")->encoding == rt::Encoding::PackQuantized);
+    // Sparse-quantized modules are described by their quantization group alone.
     REQUIRE(config.sparsity.has_value());
     CHECK(config.sparsity->targets == std::vector<std::string>{"sp"});
     const double zeros = 1.0 - static_cast<double>(sample.model.sparse[0].values.size()) / 95.0;
@@ -479,12 +547,13 @@ TEST_SUITE("compressed_roundtrip") {
   TEST_CASE("the small examples of docs/format.md sections 3.3 and 4") {
     rt::QuantizedTensor a;
     a.name = "up.weight";
-    a.shape = {3, 4};
+    a.shape = {2, 16};
     a.bits = 2;
     a.symmetric = false;
-    a.codes = {-2, -1, 0, 1, 1, 1, -2, 0, 0, 0, 0, -1};
-    a.scales = {0.5f, 0.25f, 2.0f};
-    a.zero_points = {-1, 0, 1};
+    for (int i = 0; i < 4; ++i) a.codes.insert(a.codes.end(), {-2, -1, 0, 1});
+    for (int i = 0; i < 4; ++i) a.codes.insert(a.codes.end(), {1, 1, -2, 0});
+    a.scales = {0.5f, 0.25f};
+    a.zero_points = {-1, 0};
     kmr::Expected<rt::EncodedTensors> encoded = rt::encode(a);
     REQUIRE(encoded.ok());
     auto bytes_of = [&](const std::string& name) {
@@ -493,9 +562,17 @@ TEST_SUITE("compressed_roundtrip") {
       }
       return std::vector<std::uint8_t>{};
     };
-    CHECK(bytes_of("up.weight_packed") == std::vector<std::uint8_t>{0xe4, 0, 0, 0, 0x8f, 0, 0, 0, 0x6a, 0, 0, 0});
-    CHECK(bytes_of("up.weight_zero_point") == std::vector<std::uint8_t>{0x39, 0, 0, 0});
-    CHECK(rt::dequantize(a) == std::vector<float>{-0.5f, 0, 0.5f, 1, 0.25f, 0.25f, -0.5f, 0, -2, -2, -2, -4});
+    CHECK(encoded->tensors().size() == 4);
+    CHECK(bytes_of("up.weight_packed") == std::vector<std::uint8_t>{0xe4, 0xe4, 0xe4, 0xe4, 0x8f, 0x8f, 0x8f, 0x8f});
+    CHECK(bytes_of("up.weight_scale") == std::vector<std::uint8_t>{0, 0, 0, 0x3f, 0, 0, 0x80, 0x3e});
+    CHECK(bytes_of("up.weight_zero_point") == std::vector<std::uint8_t>{0x09, 0, 0, 0});
+    // 8 bytes of codes; the sparse form's 4-byte mask plus 24 stored codes in 8 bytes loses.
+    CHECK(rt::encoded_bytes(a) == 8 + 8 + 16 + 4);
+    const std::vector<float> row0 = {-0.5f, 0, 0.5f, 1}, row1 = {0.25f, 0.25f, -0.5f, 0};
+    std::vector<float> values;
+    for (int i = 0; i < 4; ++i) values.insert(values.end(), row0.begin(), row0.end());
+    for (int i = 0; i < 4; ++i) values.insert(values.end(), row1.begin(), row1.end());
+    CHECK(rt::dequantize(a) == values);
 
     rt::QuantizedTensor b;
     b.name = "emb.weight";
@@ -510,5 +587,154 @@ TEST_SUITE("compressed_roundtrip") {
     CHECK(bytes_of("emb.weight") == std::vector<std::uint8_t>{0x80, 0x00, 0x7f, 0x05, 0xfb, 0x64});
     CHECK(bytes_of("emb.weight_zero_point") == std::vector<std::uint8_t>{0xfd, 0x0a});
     CHECK(rt::dequantize(b) == std::vector<float>{-62.5f, 1.5f, 65, -1.25f, -3.75f, 22.5f});
+  }
+
+  TEST_CASE("the sparse-quantized example of docs/format.md section 3.4, byte for byte") {
+    rt::QuantizedTensor q;
+    q.name = "dn.weight";
+    q.shape = {3, 12};
+    q.bits = 3;
+    q.symmetric = false;
+    q.codes = {0,  0,  3,  0,  0,  0,  0,  0,  -4, 0,  0,  1,   //
+               -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,  //
+               2,  0,  2,  2,  2,  2,  2,  2,  2,  2,  -1, 2};
+    q.scales = {0.5f, 0.25f, 2.0f};
+    q.zero_points = {0, -1, 2};
+    CHECK(rt::stored_code_count(q) == 5);
+    CHECK(rt::stored_encoding(q) == rt::Encoding::SparseQuantized);
+    CHECK(rt::encoded_bytes(q) == 42);  // pack-quantized would take 56
+    kmr::Expected<rt::EncodedTensors> encoded = rt::encode(q);
+    REQUIRE(encoded.ok());
+    std::map<std::string, std::pair<rt::DType, std::vector<std::int64_t>>> layout;
+    std::map<std::string, std::vector<std::uint8_t>> bytes;
+    for (const rt::TensorToWrite& t : encoded->tensors()) {
+      layout[t.name] = {t.dtype, t.shape};
+      bytes[t.name].assign(t.data.data, t.data.data + t.data.size);
+    }
+    using Layout = std::pair<rt::DType, std::vector<std::int64_t>>;
+    CHECK(layout.size() == 5);
+    CHECK(layout["dn.bitmask"] == Layout{rt::DType::U8, {3, 2}});
+    CHECK(layout["dn.weight_packed"] == Layout{rt::DType::I32, {1}});
+    CHECK(layout["dn.weight_scale"] == Layout{rt::DType::F32, {3, 1}});
+    CHECK(layout["dn.weight_shape"] == Layout{rt::DType::I64, {2}});
+    CHECK(layout["dn.weight_zero_point"] == Layout{rt::DType::I32, {1, 1}});
+    CHECK(bytes["dn.bitmask"] == std::vector<std::uint8_t>{0x04, 0x09, 0x00, 0x00, 0x02, 0x04});
+    CHECK(bytes["dn.weight_packed"] == std::vector<std::uint8_t>{0x47, 0x39, 0x00, 0x00});
+    CHECK(bytes["dn.weight_scale"] == std::vector<std::uint8_t>{0, 0, 0, 0x3f, 0, 0, 0x80, 0x3e, 0, 0, 0, 0x40});
+    CHECK(bytes["dn.weight_zero_point"] == std::vector<std::uint8_t>{0x9c, 0x01, 0x00, 0x00});
+    CHECK(rt::dequantize(q) == std::vector<float>{0, 0,  1.5f, 0, 0, 0, 0, 0, -2, 0, 0,  0.5f,  //
+                                                  0, 0,  0,    0, 0, 0, 0, 0, 0,  0, 0,  0,     //
+                                                  0, -4, 0,    0, 0, 0, 0, 0, 0,  0, -6, 0});
+    check_quantized_round_trip(q);
+  }
+
+  TEST_CASE("sparse-quantized: bits 2..8, every scale grid, both symmetries, 0-100% pruned, edge shapes") {
+    struct Grid {
+      rt::QuantStrategy strategy;
+      std::int64_t group;
+    };
+    const Grid grids[] = {{rt::QuantStrategy::Tensor, 0},
+                          {rt::QuantStrategy::Channel, 0},
+                          {rt::QuantStrategy::Group, 64},
+                          {rt::QuantStrategy::Group, 7}};
+    // [6, 150] has partial last groups (150 = 2 x 64 + 22 = 21 x 7 + 3); then a scalar,
+    // 1 x 1, 1 x n, 1-d, and no rows.
+    const std::vector<std::vector<std::int64_t>> shapes = {{6, 150}, {}, {1, 1}, {1, 45}, {9}, {0, 16}};
+    std::uint64_t seed = 1000;
+    int sparse = 0, full = 0;
+    for (int bits = 2; bits <= 8; ++bits) {
+      for (bool symmetric : {true, false}) {
+        INFO("bits " << bits << (symmetric ? " sym" : " asym"));
+        // One file per bit width and symmetry (fsyncs are slow), one module per case.
+        std::vector<rt::QuantizedTensor> tensors;
+        std::vector<double> pruned_of;
+        for (const Grid& g : grids) {
+          for (double pruned : {0.0, 0.5, 0.9, 1.0}) {
+            for (const std::vector<std::int64_t>& shape : shapes) {
+              const std::string name = "w" + std::to_string(tensors.size()) + ".weight";
+              tensors.push_back(random_quantized(name, shape, bits, g.strategy, g.group, symmetric, seed));
+              rt::testing::prune_codes(tensors.back(), pruned, seed++);
+              pruned_of.push_back(shape == std::vector<std::int64_t>{6, 150} ? pruned : -1);
+            }
+          }
+        }
+        const std::vector<rt::Encoding> forms = check_quantized_round_trips(tensors);
+        for (std::size_t i = 0; i < forms.size(); ++i) {
+          INFO(tensors[i].name << ": " << rt::strategy_name(tensors[i].strategy) << " group " << tensors[i].group_size
+                               << " shape " << rt::shape_string(tensors[i].shape));
+          (forms[i] == rt::Encoding::SparseQuantized ? sparse : full) += 1;
+          // Unpruned, the [6, 150] codes are dense; pruned by 90% or more, the mask always wins.
+          if (pruned_of[i] == 0.0) CHECK(forms[i] != rt::Encoding::SparseQuantized);
+          if (pruned_of[i] >= 0.9) CHECK(forms[i] == rt::Encoding::SparseQuantized);
+        }
+      }
+    }
+    MESSAGE(sparse << " tensors stored sparse-quantized, " << full << " with every code");
+    CHECK(sparse > 300);
+    CHECK(full > 300);
+  }
+
+  TEST_CASE("modules of one scheme stored both ways get a config group per format") {
+    rt::CompressedModel model;
+    model.quantized.push_back(random_quantized("a.weight", {8, 64}, 4, rt::QuantStrategy::Group, 32, true, 1));
+    model.quantized.push_back(random_quantized("b.weight", {8, 64}, 4, rt::QuantStrategy::Group, 32, true, 2));
+    model.quantized.push_back(random_quantized("c.weight", {8, 64}, 4, rt::QuantStrategy::Group, 32, true, 3));
+    rt::testing::prune_codes(model.quantized[1], 0.75, 4);
+    kmr::Expected<rt::EncodedCheckpoint> encoded = rt::encode_checkpoint(model, {}, "m");
+    REQUIRE(encoded.ok());
+    kmr::Expected<rt::QuantizationConfig> config =
+        rt::parse_quantization_config(encoded->metadata.at("quantization_config"), "m");
+    REQUIRE(config.ok());
+    CHECK(config->format == "mixed-precision");
+    REQUIRE(config->groups.size() == 2);
+    CHECK(config->groups[0].targets == std::vector<std::string>{"a", "c"});
+    CHECK(config->groups[0].format == "pack-quantized");
+    CHECK(config->groups[1].targets == std::vector<std::string>{"b"});
+    CHECK(config->groups[1].format == "sparse-quantized");
+    CHECK(config->groups[1].weights->bits == 4);
+    CHECK_FALSE(config->sparsity.has_value());
+
+    // Only sparse-quantized modules: that is the top-level format too.
+    model.quantized.erase(model.quantized.begin() + 2);
+    model.quantized.erase(model.quantized.begin());
+    encoded = rt::encode_checkpoint(model, {}, "m");
+    REQUIRE(encoded.ok());
+    config = rt::parse_quantization_config(encoded->metadata.at("quantization_config"), "m");
+    REQUIRE(config.ok());
+    CHECK(config->format == "sparse-quantized");
+  }
+
+  TEST_CASE("the quickstart MLP at 3 bits in groups of 64 fits 96 KiB once half its codes are zero") {
+    // fc1 [256, 784], fc2 [128, 256], fc3 [10, 128] and their dense F32 biases.
+    const std::vector<std::vector<std::int64_t>> shapes = {{256, 784}, {128, 256}, {10, 128}};
+    std::vector<std::vector<float>> biases;
+    biases.reserve(shapes.size());
+    rt::CompressedModel model;
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      const std::string fc = "fc" + std::to_string(i + 1);
+      model.quantized.push_back(
+          random_quantized(fc + ".weight", shapes[i], 3, rt::QuantStrategy::Group, 64, true, 20 + i));
+      for (std::int8_t& code : model.quantized.back().codes) code = code == 0 ? 1 : code;
+      biases.emplace_back(static_cast<std::size_t>(shapes[i][0]), 0.5f);
+      model.dense.push_back({fc + ".bias",
+                             rt::DType::F32,
+                             {shapes[i][0]},
+                             {reinterpret_cast<const std::uint8_t*>(biases.back().data()), biases.back().size() * 4}});
+    }
+    const std::uint64_t budget = 96 * 1024;
+    // Every code kept: 94,224 + 15,376 + 616 bytes of weights, 1,576 of biases.
+    CHECK(rt::encoded_bytes(model) == 111792);
+    // Every other code zero (what 50% pruning leaves): masks of 25,088 + 4,096 + 160 bytes
+    // and half the packed words.
+    for (rt::QuantizedTensor& q : model.quantized) {
+      for (std::size_t i = 0; i < q.codes.size(); i += 2) q.codes[i] = 0;
+    }
+    CHECK(rt::encoded_bytes(model) == 93364);
+    CHECK(rt::encoded_bytes(model) < budget);
+    for (const rt::QuantizedTensor& q : model.quantized) CHECK(rt::stored_encoding(q) == rt::Encoding::SparseQuantized);
+    rt::testing::TempDir dir;
+    write_model(dir.file("mlp.safetensors"), model);
+    CHECK(data_bytes_of(dir.file("mlp.safetensors")) == 93364);
+    MESSAGE("quickstart MLP, 3 bits, groups of 64: 111792 bytes dense codes, 93364 with half the codes zero");
   }
 }

@@ -35,6 +35,17 @@ QuantizedTensor random_quantized(std::string name, std::vector<std::int64_t> sha
   return q;
 }
 
+void prune_codes(QuantizedTensor& q, double fraction, std::uint64_t seed) {
+  Rng rng(seed);
+  const MatrixDims dims = matrix_dims(q.shape);
+  const ScaleUnits units(q);
+  for (std::int64_t r = 0; r < dims.rows; ++r) {
+    for (std::int64_t c = 0; c < dims.cols; ++c) {
+      if (rng.uniform01() < fraction) q.codes[r * dims.cols + c] = q.symmetric ? 0 : q.zero_points[units(r, c)];
+    }
+  }
+}
+
 std::vector<float> random_sparse_values(const std::vector<std::int64_t>& shape, double density, std::uint64_t seed) {
   Rng rng(seed);
   const MatrixDims dims = matrix_dims(shape);
@@ -91,7 +102,9 @@ SampleModel sample_model() {
   s.model.quantized.push_back(random_quantized("q8.weight", {6, 10}, 8, QuantStrategy::Channel, 0, true, 1));
   s.model.quantized.push_back(random_quantized("q4.weight", {5, 70}, 4, QuantStrategy::Group, 32, false, 2));
   s.model.quantized.push_back(random_quantized("q3.weight", {4, 23}, 3, QuantStrategy::Channel, 0, true, 3));
+  prune_codes(s.model.quantized.back(), 0.8, 9);
   s.model.quantized.push_back(random_quantized("q2.weight", {3, 17}, 2, QuantStrategy::Tensor, 0, false, 4));
+  prune_codes(s.model.quantized.back(), 0.6, 10);
   QuantizedTensor qb = random_quantized("qb.weight", {4, 130}, 5, QuantStrategy::Group, 64, true, 5);
   qb.dtype = DType::BF16;
   s.model.quantized.push_back(std::move(qb));

@@ -473,14 +473,16 @@ Expected<MaterializedModel> PipelineRunner::run(const Configuration& config) {
         continue;
       }
       std::vector<double> params;
+      std::vector<RuleArgument> args;  // native steps: bound once, used for the key and the run
       if (step.kernel) {
         auto kernel_params = params_for(step, current.name, config);
         if (!kernel_params) return kernel_params.error();
         params = std::move(*kernel_params);
       } else {
-        auto args = native_args(step, current.name, config);
-        if (!args) return args.error();
-        params = argument_key(*args);
+        auto bound = native_args(step, current.name, config);
+        if (!bound) return bound.error();
+        args = std::move(*bound);
+        params = argument_key(args);
       }
       auto [entry, fresh] = chain.try_emplace(current.name, model_chain);
       entry->second.insert(entry->second.end(), params.begin(), params.end());
@@ -489,12 +491,7 @@ Expected<MaterializedModel> PipelineRunner::run(const Configuration& config) {
       if (cached == cache_.end()) {
         Expected<TensorResult> result = Error{""};
         auto start = std::chrono::steady_clock::now();
-        if (step.kernel) {
-          result = run_kernel(step, current, params);
-        } else {
-          auto args = native_args(step, current.name, config);
-          result = run_native_tensor(step, current, *args);
-        }
+        result = step.kernel ? run_kernel(step, current, params) : run_native_tensor(step, current, args);
         kernel_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (!result) return result.error();
         cached = cache_.emplace(std::move(key), std::move(*result)).first;

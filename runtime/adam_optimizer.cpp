@@ -33,6 +33,11 @@ void AdamOptimizer::step(Mlp& model, const MlpGradients& grads) {
   const float v_correction = static_cast<float>(1.0 / (1.0 - std::pow(static_cast<double>(settings_.beta2), t)));
   for (std::size_t l = 0; l < model.layers.size(); ++l) {
     update(model.layers[l].weight, grads.weight[l], m_.weight[l], v_.weight[l], settings_, step_size, v_correction);
+    if (settings_.l1 != 0.0f) {
+      const float shrink = settings_.learning_rate * settings_.l1;
+      model.layers[l].weight = model.layers[l].weight.unaryExpr(
+          [shrink](float w) { return w > shrink ? w - shrink : (w < -shrink ? w + shrink : 0.0f); });
+    }
     update(model.layers[l].bias, grads.bias[l], m_.bias[l], v_.bias[l], settings_, step_size, v_correction);
   }
 }

@@ -14,9 +14,14 @@ struct AdamSettings {
   float beta1 = 0.9f;
   float beta2 = 0.999f;
   float epsilon = 1e-8f;
+  /// L1 shrinkage of the weight matrices (proximal step): after each update every weight
+  /// moves learning_rate * l1 towards zero and stops there, so weights that the loss does
+  /// not defend become exactly zero.
+  float l1 = 0.0f;
 };
 
-/// Adam (Kingma & Ba) with bias correction, as torch.optim.Adam without weight decay.
+/// Adam (Kingma & Ba) with bias correction, as torch.optim.Adam without weight decay, plus
+/// optional L1 shrinkage of the weight matrices (the biases are never shrunk).
 /// Moments start at zero with the shapes of the model it was made for.
 class AdamOptimizer {
  public:

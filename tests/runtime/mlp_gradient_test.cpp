@@ -129,6 +129,26 @@ TEST_SUITE("mlp_gradients") {
     CHECK(model.layers[0].bias[0] == doctest::Approx(before.layers[0].bias[0] + 0.01f).epsilon(1e-5));
   }
 
+  TEST_CASE("L1 shrinkage moves unpushed weights lr * l1 towards zero, stops at zero and spares the biases") {
+    rt::Mlp model = rt::init_mlp({{2, 2}, rt::Activation::relu}, 3);
+    model.layers[0].weight << 0.5f, -0.5f, 0.0005f, -0.0005f;
+    model.layers[0].bias << 0.5f, -0.5f;
+    rt::MlpGradients zero;
+    zero.weight.push_back(rt::Matrix::Zero(2, 2));
+    zero.bias.push_back(Eigen::VectorXf::Zero(2));
+    rt::AdamSettings settings{0.1f};
+    settings.l1 = 0.01f;  // 0.001 per step
+    rt::AdamOptimizer adam(model, settings);
+    adam.step(model, zero);
+    CHECK(model.layers[0].weight(0, 0) == doctest::Approx(0.499f));
+    CHECK(model.layers[0].weight(0, 1) == doctest::Approx(-0.499f));
+    // Smaller than one step's shrinkage: exactly zero, not pushed across.
+    CHECK(model.layers[0].weight(1, 0) == 0.0f);
+    CHECK(model.layers[0].weight(1, 1) == 0.0f);
+    CHECK(model.layers[0].bias[0] == 0.5f);
+    CHECK(model.layers[0].bias[1] == -0.5f);
+  }
+
   TEST_CASE("training learns a separable problem and is bit-for-bit reproducible on one thread") {
     Eigen::setNbThreads(1);
     // Two classes: the sign of the first feature, with the other features noise.

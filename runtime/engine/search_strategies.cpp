@@ -58,36 +58,53 @@ Expected<SearchOutcome> greedy_search(TrialEvaluator& evaluator, const KnobSpace
   if (*first == nullptr) return log.finish({"no trial fitted the search budget"});
   const TrialResult* here = *first;
   std::vector<int> direction(space.slots.size(), 0);  // the cost-reducing direction, once known
+  // Knobs whose every value left the budgets' excess unchanged (a distillation
+  // temperature, say) are not retried: each retry may cost a training run.
+  std::vector<bool> cost_neutral(space.slots.size(), false);
   std::vector<std::string> notes;
 
   // 1. Compress: the move with the least quality lost per unit of budget excess removed.
+  //    A knob's move is its nearest value that changes the excess: a step that changes
+  //    nothing is retried 2, 4, 8... steps out, so a cost that only drops past a threshold
+  //    (sparsity before the sparse layout pays off) is still found.
   while (!budgets_hold(*here) && !log.exhausted()) {
     std::optional<Configuration> best_config;
     const TrialResult* best = nullptr;
     double best_score = 0, best_gain = 0;
     for (size_t slot = 0; slot < space.slots.size(); ++slot) {
+      if (cost_neutral[slot]) continue;
+      const size_t last = space.slots[slot].values.size() - 1;
+      bool flat_to_the_ends = true;
       for (int step : {+1, -1}) {
         if (direction[slot] != 0 && step != direction[slot]) continue;
-        if ((step < 0 && current[slot] == 0) || (step > 0 && current[slot] + 1 >= space.slots[slot].values.size()))
-          continue;
+        if ((step < 0 && current[slot] == 0) || (step > 0 && current[slot] == last)) continue;
+        const TrialResult* trial = nullptr;
         Configuration candidate = current;
-        candidate[slot] += step;
-        auto trial = log.measure(candidate);
-        if (!trial) return trial.error();
-        if (*trial == nullptr) continue;
-        double gain = TrialLog::budget_excess(*here) - TrialLog::budget_excess(**trial);
-        if (gain <= 0) continue;
+        double gain = 0;
+        for (size_t stride = 1;; stride *= 2) {
+          const size_t room = step > 0 ? last - current[slot] : current[slot];
+          candidate[slot] = step > 0 ? current[slot] + std::min(stride, room) : current[slot] - std::min(stride, room);
+          auto measured = log.measure(candidate);
+          if (!measured) return measured.error();
+          trial = *measured;
+          if (trial == nullptr) break;
+          gain = TrialLog::budget_excess(*here) - TrialLog::budget_excess(*trial);
+          if (gain != 0 || stride >= room) break;
+        }
+        if (trial == nullptr || gain != 0) flat_to_the_ends = false;
+        if (trial == nullptr || gain <= 0) continue;
         direction[slot] = step;
         // Quality lost per excess removed; breaking a requirement costs more than any loss.
-        double lost = log.quality(*here) - log.quality(**trial);
-        double score = (std::max(lost, 0.0) + (requirements_hold(**trial) ? 0.0 : 1e6)) / gain;
+        double lost = log.quality(*here) - log.quality(*trial);
+        double score = (std::max(lost, 0.0) + (requirements_hold(*trial) ? 0.0 : 1e6)) / gain;
         if (!best || score < best_score || (score == best_score && gain > best_gain)) {
-          best = *trial;
+          best = trial;
           best_config = candidate;
           best_score = score;
           best_gain = gain;
         }
       }
+      if (flat_to_the_ends && direction[slot] == 0) cost_neutral[slot] = true;
     }
     if (!best) {
       notes.push_back("greedy: no move reduces the budget excess any further");

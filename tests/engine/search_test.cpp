@@ -53,6 +53,49 @@ TEST_CASE("greedy reaches a feasible configuration within 10% of the grid's opti
   CHECK(greedy->trials.size() < grid->trials.size());
 }
 
+TEST_CASE("greedy crosses a cost plateau and leaves a knob that moves no budget alone") {
+  // At 8 bits the model's small weights already round to zero, so pruning the first 15% of
+  // weights changes no byte of the encoded size; the budget needs 55%. `t` shapes only
+  // the objective, so every one of its values leaves the size where it was.
+  Fixture f(
+      "knob s : ratio in [0%, 90%] step 5% = 0%;\n"
+      "knob t : int in {2, 3, 4, 5, 6, 7, 8} = 5;\n"
+      "rule prune = magnitude_prune(s) on base.match(\"fc*.weight\");\n"
+      "rule quant = quantize(8) on base.match(\"fc*.weight\");\n"
+      "rule probe = quantize(t) on base.match(\"fc3.weight\");\n"
+      "pipeline small = base |> prune |> quant;\n"
+      "pipeline probed = base |> probe;\n"
+      "meter size : bytes = encoded_size(small);\n"
+      "meter err : float = rel_error(probed, base);\n"
+      "budget size <= 140 KiB;\n"
+      "objective minimize err;\n");
+  const size_t s = static_cast<size_t>(f.space.find("s"));
+  const size_t t = static_cast<size_t>(f.space.find("t"));
+  SearchLimits limits;
+  auto greedy = greedy_search(*f.evaluator, f.space, limits, false);
+  REQUIRE_MESSAGE(greedy.ok(), greedy.error().message);
+  auto size_at = [&](double sparsity) -> std::optional<double> {
+    for (const auto& trial : greedy->trials)
+      if (trial.config[t] == f.space.slots[t].default_index &&
+          std::abs(f.space.slots[s].values[trial.config[s]] - sparsity) < 1e-9)
+        return trial.meter("size").value();
+    return std::nullopt;
+  };
+  // The plateau is real: one step of s saves nothing.
+  REQUIRE(size_at(0.0).has_value());
+  REQUIRE(size_at(0.05).has_value());
+  CHECK(*size_at(0.05) == *size_at(0.0));
+
+  REQUIRE(greedy->chosen.has_value());
+  const TrialResult& chosen = greedy->trials[*greedy->chosen];
+  CHECK(chosen.feasible);
+  CHECK(f.space.slots[s].values[chosen.config[s]] == doctest::Approx(0.55));
+  // t was swept once, out from its default both ways (3 + 3 trials), then left alone.
+  size_t moved_t = 0;
+  for (const auto& trial : greedy->trials) moved_t += trial.config[t] != f.space.slots[t].default_index;
+  CHECK(moved_t == 6);
+}
+
 TEST_CASE("grid says when it is capped") {
   Fixture f(kMixed);
   SearchLimits limits;

@@ -76,6 +76,8 @@ runtime::CompressedModel to_compressed(const MaterializedModel& model, std::vect
       runtime::DType dtype = tensor.dtype;
       buffers.push_back(dense_bytes(tensor, dtype));
       compressed.dense.push_back({tensor.name, dtype, tensor.shape, {buffers.back().data(), buffers.back().size()}});
+    } else if (tensor.raw) {
+      compressed.dense.push_back({tensor.name, tensor.dtype, tensor.shape, {tensor.raw->data(), tensor.raw->size()}});
     }
   }
   return compressed;

@@ -424,6 +424,8 @@ MaterializedModel PipelineRunner::pristine() const {
       // Non-owning: the store outlives every materialised model.
       result.values = std::shared_ptr<const std::vector<float>>(std::shared_ptr<void>(), &tensor.values);
       result.nonzeros = count_nonzeros(tensor.values);
+    } else {
+      result.raw = std::shared_ptr<const std::vector<uint8_t>>(std::shared_ptr<void>(), &tensor.raw);
     }
     model.tensors.push_back(std::move(result));
   }

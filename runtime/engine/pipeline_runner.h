@@ -36,6 +36,7 @@ struct TensorResult {
   std::vector<int64_t> shape;
   Encoding encoding = Encoding::Dense;
   std::shared_ptr<const std::vector<float>> values;      // the decoded values (float tensors)
+  std::shared_ptr<const std::vector<uint8_t>> raw;       // other dtypes, as stored (rules never touch them)
   std::shared_ptr<const runtime::QuantizedTensor> quantized;  // Quantized only
   std::shared_ptr<const runtime::LowRankTensor> low_rank;     // LowRank only
   uint64_t encoded_bytes = 0;  // tensor data bytes as saved

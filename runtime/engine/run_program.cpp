@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -17,6 +19,7 @@
 #include "runtime/engine/outputs.h"
 #include "runtime/engine/pareto_plot.h"
 #include "runtime/engine/scripted_policy.h"
+#include "runtime/engine/weight_meters.h"
 
 namespace kmr::engine {
 namespace {
@@ -119,6 +122,24 @@ std::string pareto_plot_path(const std::string& beside) {
   return stem + ".pareto.svg";
 }
 
+// What a save wrote: the tensor bytes `encoded_size` counts, the whole file, the stored
+// elements and the bits each costs.
+nlohmann::ordered_json saved_json(const std::string& name, const std::string& path, const MaterializedModel& model) {
+  nlohmann::ordered_json json;
+  json["model"] = name;
+  json["path"] = path;
+  const uint64_t tensor_bytes = encoded_size(model);
+  const int64_t parameters = param_count(model);
+  json["tensor_bytes"] = tensor_bytes;
+  std::error_code error;
+  const auto file_bytes = std::filesystem::file_size(path, error);
+  json["file_bytes"] = error ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(file_bytes);
+  json["parameters"] = parameters;
+  json["bits_per_parameter"] =
+      parameters > 0 ? 8.0 * static_cast<double>(tensor_bytes) / static_cast<double>(parameters) : 0.0;
+  return json;
+}
+
 std::string script_hash(const driver::Compilation& compilation) {
   // FNV-1a of the root file: a stable fingerprint for provenance, not a security hash.
   uint64_t hash = 1469598103934665603ull;
@@ -129,6 +150,7 @@ std::string script_hash(const driver::Compilation& compilation) {
 }  // namespace
 
 Expected<int> run_program(const driver::Compilation& compilation, const RunOptions& options, std::ostream& out) {
+  const auto started = std::chrono::steady_clock::now();
   const sema::CheckedProgram& program = compilation.program;
   const ast::Module& root = *compilation.modules.front();
   auto built = build_knob_space(program);
@@ -223,8 +245,13 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
 
   auto report = make_report(compilation.sources.file(0).path, policy_name, space, *baseline, *outcome);
   report["kernels"] = kernel_report(**kernels);
-  std::string report_text = report.dump(2) + "\n";
-  if (options.report_out != nullptr) *options.report_out = report;
+  // The report is written last, so its run time covers the saves too.
+  auto finish_report = [&]() -> Status {
+    report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (options.report_out != nullptr) *options.report_out = report;
+    if (report_path.empty()) return Status::success();
+    return write_output(report_path, report.dump(2) + "\n");
+  };
 
   if (policy_name == "pareto") {
     // The plot goes beside the report (else beside the first saved model): one picture per run.
@@ -262,12 +289,12 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
       out << fmt::format(" The closest trial ({}) misses:{}", knobs, missed);
     }
     out << "\n";
-    if (!report_path.empty())
-      if (auto status = write_output(report_path, report_text); !status) return status.error();
+    if (auto status = finish_report(); !status) return status.error();
     return kRunInfeasible;
   }
 
   runtime::Provenance provenance{options.kmrc_version, script_hash(compilation), knob_text(space, chosen->config)};
+  report["saved"] = nlohmann::ordered_json::array();
   for (const auto* save : saves) {
     const auto* model = save->model->as<ast::NameExpr>();
     if (model == nullptr) return Error{"save names a model or pipeline"};
@@ -276,11 +303,10 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
     if (auto status = make_parent_directories(save->path); !status) return status.error();
     if (auto status = save_model(save->path, *materialized, provenance); !status) return status.error();
     out << fmt::format("saved {} to {}\n", model->name, save->path);
+    report["saved"].push_back(saved_json(model->name, save->path, *materialized));
   }
-  if (!report_path.empty()) {
-    if (auto status = write_output(report_path, report_text); !status) return status.error();
-    out << fmt::format("report written to {}\n", report_path);
-  }
+  if (auto status = finish_report(); !status) return status.error();
+  if (!report_path.empty()) out << fmt::format("report written to {}\n", report_path);
   return kRunFeasible;
 }
 

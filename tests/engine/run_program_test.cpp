@@ -12,7 +12,9 @@
 
 #include "engine_fixture.h"
 #include "runtime/engine/run_program.h"
+#include "runtime/mlp.h"
 #include "runtime/safetensors_reader.h"
+#include "runtime/safetensors_writer.h"
 
 namespace kmr::engine {
 namespace {
@@ -46,6 +48,7 @@ RunOptions options_in(const std::string& dir) {
 nlohmann::json comparable(const std::string& report_text) {
   nlohmann::json report = nlohmann::json::parse(report_text);
   report.erase("kernels");
+  report.erase("seconds");
   for (auto& trial : report["trials"]) trial.erase("seconds");
   return report;
 }
@@ -78,6 +81,45 @@ TEST_CASE("a feasible run saves the chosen model; its tensor bytes equal the siz
   CHECK(out.str().find(fmt::format("{:.2f} KiB", static_cast<double>(bytes) / 1024)) != std::string::npos);
   CHECK(exists(dir + "/out/q.json"));
   CHECK(saved->metadata().count("kmr.knobs") == 1);
+}
+
+TEST_CASE("tensors of other dtypes pass through a run into the saved file, byte for byte") {
+  // Before the fix the size meter counted an I64 tensor that the save then dropped.
+  std::string dir = temp_dir();
+  auto base = runtime::SafetensorsFile::open("examples/fashion_mnist/mlp.safetensors");
+  REQUIRE(base.ok());
+  auto model = runtime::load_mlp(*base, runtime::Activation::relu);
+  REQUIRE(model.ok());
+  std::vector<runtime::TensorToWrite> tensors = runtime::mlp_tensors(*model);
+  const std::vector<uint8_t> steps = {7, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+  tensors.push_back({"steps", runtime::DType::I64, {2}, {steps.data(), steps.size()}});
+  REQUIRE(runtime::write_safetensors(dir + "/with_steps.safetensors", tensors, {}).ok());
+
+  auto compilation = test::compile_policy(
+      "model counted = load(\"" + dir + "/with_steps.safetensors\", arch = mlp(act = relu));\n"
+      "knob bits : int in {8, 4} = 8;\n"
+      "rule quant = quantize(bits) on counted.match(\"fc*.weight\");\n"
+      "pipeline q = counted |> quant;\n"
+      "meter size : bytes = encoded_size(q);\n"
+      "budget size <= 1 MiB;\n"
+      "save q to \"" + dir + "/out/q.safetensors\";\n"
+      "report to \"" + dir + "/out/q.json\";\n");
+  std::ostringstream out;
+  auto status = run_program(*compilation, options_in(dir), out);
+  INFO(out.str());
+  REQUIRE(status.ok());
+  REQUIRE(*status == kRunFeasible);
+  auto saved = runtime::SafetensorsFile::open(dir + "/out/q.safetensors");
+  REQUIRE(saved.ok());
+  const runtime::TensorInfo* kept = saved->find("steps");
+  REQUIRE(kept != nullptr);
+  CHECK(kept->dtype == runtime::DType::I64);
+  auto bytes = saved->bytes(*kept);
+  REQUIRE(bytes.ok());
+  CHECK(std::vector<uint8_t>(bytes->data, bytes->data + bytes->size) == steps);
+  const auto report = nlohmann::json::parse(read_file(dir + "/out/q.json"));
+  const double size = report["trials"][report["chosen"].get<size_t>()]["meters"]["size"].get<double>();
+  CHECK(static_cast<double>(saved->file_size() - saved->data_start()) == size);
 }
 
 TEST_CASE("an infeasible budget exits 2, names what the closest trial missed, and saves nothing") {

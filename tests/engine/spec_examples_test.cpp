@@ -1,5 +1,4 @@
-// The spec's examples end to end over the shipped model (copies in examples/fashion_mnist/),
-// those the model allows:
+// The spec's examples end to end over the shipped model (copies in examples/fashion_mnist/):
 // the run is feasible, the saved file re-loads at exactly the size meter's bytes, and the
 // chosen configuration, measured again by a fresh evaluator, meets every constraint.
 #include <doctest/doctest.h>
@@ -84,10 +83,12 @@ void check_example(const std::string& example) {
   CHECK(*again->meter("size") == chosen["meters"]["size"].get<double>());
 }
 
-// quickstart, scripted_policy and distill_lowrank are not run here: the shipped model does
-// not meet their budgets and requirements together (examples/fashion_mnist/README.md gives
-// the figures), and distill_lowrank trains for minutes.
+TEST_CASE("spec example: quickstart") { check_example("quickstart.kmr"); }
 TEST_CASE("spec example: mixed precision") { check_example("mixed_precision.kmr"); }
+TEST_CASE("spec example: scripted policy") { check_example("scripted_policy.kmr"); }
+// Trains students for a minute or more: its own ctest (engine_distill_lowrank), so it runs
+// beside the other suites.
+TEST_CASE("spec example: distill_lowrank") { check_example("distill_lowrank.kmr"); }
 
 }  // namespace
 }  // namespace kmr::engine

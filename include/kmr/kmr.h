@@ -152,6 +152,9 @@ struct Limits {
   int threads = 0;                                // kernel threads; 0: every core
   bool use_jit = true;                            // false: kernels in the interpreter
   std::optional<std::string> kernel_cache_dir;    // the JIT's disk cache; default: kmrc's
+  /// Replace the script's policy budget (`max_trials`, `time_limit`) when set.
+  std::optional<size_t> max_trials;
+  std::optional<double> time_limit_seconds;
 };
 
 using NamedValues = std::vector<std::pair<std::string, double>>;

@@ -162,6 +162,9 @@ Result<void> Session::set_limits(const Limits& limits) {
   return guarded<Result<void>>([&]() -> Result<void> {
     if (limits.threads < 0 || limits.fuel == 0 || limits.policy_memory_bytes == 0)
       return Failure{FailureKind::invalid_argument, "limits: threads must be >= 0, fuel and policy memory > 0", {}};
+    if ((limits.max_trials && *limits.max_trials == 0) ||
+        (limits.time_limit_seconds && !(*limits.time_limit_seconds > 0)))
+      return Failure{FailureKind::invalid_argument, "limits: max_trials and time_limit_seconds must be positive", {}};
     impl().limits = limits;
     return {};
   });
@@ -187,6 +190,8 @@ Result<Report> Session::run() {
     options.pins = state.pins;
     options.fuel = state.limits.fuel;
     options.policy_memory_bytes = state.limits.policy_memory_bytes;
+    options.max_trials = state.limits.max_trials;
+    options.time_limit_seconds = state.limits.time_limit_seconds;
     options.threads = state.limits.threads;
     options.use_jit = state.limits.use_jit;
     options.kernel_cache_dir = state.limits.kernel_cache_dir;

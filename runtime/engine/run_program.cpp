@@ -203,6 +203,8 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
     }
   }
 
+  if (options.max_trials) limits.max_trials = *options.max_trials;
+  if (options.time_limit_seconds) limits.time_limit_seconds = *options.time_limit_seconds;
   if (options.progress != nullptr)
     limits.on_trial = [&progress = *options.progress](const SearchProgress& at) {
       std::string best = "no feasible trial yet";

@@ -21,6 +21,10 @@ struct RunOptions {
   std::string report_path;                                // overrides the script's `report to`
   size_t fuel = 1000000;                                  // statements of a scripted policy
   size_t policy_memory_bytes = size_t{64} << 20;          // what a scripted policy may hold
+  /// Override the policy's own search budget (`max_trials`, `time_limit`) when set; they
+  /// bound scripted policies' measured trials too.
+  std::optional<size_t> max_trials;
+  std::optional<double> time_limit_seconds;
   bool use_jit = true;                                    // false: --no-jit, kernels in the interpreter
   int threads = 0;                                        // kernel threads; 0: every core
   std::optional<std::string> kernel_cache_dir;            // the JIT's disk cache; default: codegen's

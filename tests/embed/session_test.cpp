@@ -163,6 +163,18 @@ TEST_CASE("run needs a program; a plain policy runs and says whether it was feas
   auto pinned = session.run();
   REQUIRE(pinned.ok());
   CHECK_FALSE(pinned->feasible);  // 8-bit weights miss the budget
+  Limits one_trial;
+  one_trial.max_trials = 1;
+  REQUIRE(session.set_limits(one_trial).ok());
+  auto capped = session.run();
+  REQUIRE(capped.ok());
+  CHECK(capped->trials.size() == 1);
+  Limits zero_trials;
+  zero_trials.max_trials = 0;
+  auto refused = session.set_limits(zero_trials);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind == FailureKind::invalid_argument);
+  REQUIRE(session.set_limits(Limits{}).ok());
   REQUIRE(session.set_knob("nope", "1").ok());
   auto unknown = session.run();
   REQUIRE_FALSE(unknown.ok());

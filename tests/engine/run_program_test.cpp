@@ -158,6 +158,30 @@ TEST_CASE("--set pins a knob; unknown knobs and values outside the domain are er
   CHECK(failed.error().message.find("outside the domain of knob 'bits'") != std::string::npos);
 }
 
+TEST_CASE("max_trials and time_limit from the options override the policy's own") {
+  std::string dir = temp_dir();
+  auto compilation = test::compile_policy(policy(dir, "150 KiB"));
+  nlohmann::ordered_json report;
+  RunOptions capped = options_in(dir);
+  capped.max_trials = 2;
+  capped.report_out = &report;
+  std::ostringstream out;
+  auto status = run_program(*compilation, capped, out);
+  REQUIRE(status.ok());
+  CHECK(report["trials"].size() == 2);
+  CHECK(out.str().find("greedy stopped at its trial or time limit") != std::string::npos);
+
+  RunOptions timed = options_in(dir);
+  timed.time_limit_seconds = 1e-9;  // spent before the first trial
+  timed.report_out = &report;
+  std::ostringstream timed_out;
+  status = run_program(*compilation, timed, timed_out);
+  REQUIRE(status.ok());
+  CHECK(*status == kRunInfeasible);
+  CHECK(report["trials"].empty());
+  CHECK(timed_out.str().find("no trial fitted the search budget") != std::string::npos);
+}
+
 TEST_CASE("an output directory that cannot be created is an error, not a crash") {
   std::string dir = temp_dir();
   auto compilation = test::compile_policy(policy("/proc/kmr-cannot-exist", "150 KiB"));

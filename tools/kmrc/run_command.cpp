@@ -21,6 +21,11 @@ CLI::App* add_run_command(CLI::App& app, RunCommandOptions& options) {
   run->add_option("--fuel", options.fuel, "statements a scripted policy may execute")->check(CLI::PositiveNumber);
   run->add_option("--policy-memory", options.policy_memory_mib, "MiB a scripted policy may hold (default 64)")
       ->check(CLI::Range(size_t{1}, size_t{1} << 30));
+  run->add_option("--max-trials", options.max_trials, "trials the search may measure (overrides the policy's max_trials)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--time-limit", options.time_limit_seconds,
+                  "seconds the search may take (overrides the policy's time_limit)")
+      ->check(CLI::PositiveNumber);
   run->add_option("--threads", options.threads, "threads for kernels and meters (default: all cores)")
       ->check(CLI::NonNegativeNumber);
   run->add_flag("--no-jit", options.no_jit, "run kernels in the reference interpreter instead of JIT-compiled code");
@@ -37,6 +42,8 @@ int run_run(const RunCommandOptions& options) {
   run.report_path = options.report;
   run.fuel = options.fuel;
   run.policy_memory_bytes = options.policy_memory_mib << 20;
+  run.max_trials = options.max_trials;
+  run.time_limit_seconds = options.time_limit_seconds;
   run.use_jit = !options.no_jit;
   run.threads = options.threads;
   if (::isatty(STDERR_FILENO)) run.progress = &std::cerr;

@@ -1,6 +1,7 @@
 // `kmrc run FILE.kmr [--set knob=value]... [--threads N] [--no-jit] [--report PATH] [--fuel N]`.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,8 @@ struct RunCommandOptions {
   std::string report;
   size_t fuel = 1000000;
   size_t policy_memory_mib = 64;
+  std::optional<size_t> max_trials;
+  std::optional<double> time_limit_seconds;
   int threads = 0;
   bool no_jit = false;
 };

@@ -58,6 +58,9 @@ class TrialEvaluator {
   std::vector<std::string> notes() const;
   /// Seconds the pipelines spent in kernels and native rules (PipelineRunner::kernel_seconds).
   double kernel_seconds() const;
+  /// The runner of pipeline or model `name`, made on first use (once per run: it reads the
+  /// pristine weights); a caller may make it ahead of the trials.
+  Expected<PipelineRunner*> runner(const std::string& name);
 
  private:
   struct TrialState;
@@ -74,7 +77,6 @@ class TrialEvaluator {
   Expected<const runtime::Mlp*> mlp_of(const ast::Expr& expr, TrialState& trial);
   Expected<const runtime::Dataset*> data_of(const ast::Expr& expr);
   Expected<const runtime::Dataset*> data_named(const std::string& name);
-  Expected<PipelineRunner*> runner(const std::string& name);
 
   const sema::CheckedProgram& program_;
   ModelStore& store_;

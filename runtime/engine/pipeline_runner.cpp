@@ -383,7 +383,14 @@ Expected<MaterializedModel> PipelineRunner::run_native_model(const Step& step, c
     settings.epochs = static_cast<int>(*epochs);
     settings.learning_rate = static_cast<float>(*lr);
     settings.seed = static_cast<uint64_t>(*seed);
-    auto student = runtime::distill(*base, **data, settings);
+    runtime::DistillCallback report;
+    if (services_.progress != nullptr)
+      report = [out = services_.progress, &step](const runtime::DistillProgress& at, const runtime::Mlp&) {
+        *out << fmt::format("\r\x1b[Krule '{}': epoch {}/{}, loss {:.4f}, accuracy {:.2f}% on the batches trained",
+                            step.rules, at.epoch, at.epochs, at.mean_loss, 100 * at.accuracy)
+             << std::flush;
+      };
+    auto student = runtime::distill(*base, **data, settings, report);
     if (!student) return Error{fmt::format("rule '{}': {}", step.rules, student.error().message)};
     return materialize_mlp(*student);
   }
@@ -397,7 +404,14 @@ Expected<MaterializedModel> PipelineRunner::run_native_model(const Step& step, c
   settings.steps = static_cast<int64_t>(*steps);
   settings.learning_rate = static_cast<float>(*lr);
   settings.seed = static_cast<uint64_t>(*seed);
-  auto adapted = runtime::lora(*base, **data, settings);
+  runtime::LoraCallback report;
+  if (services_.progress != nullptr)
+    report = [out = services_.progress, &step](const runtime::LoraProgress& at, const runtime::LoraModel&) {
+      *out << fmt::format("\r\x1b[Krule '{}': step {}/{}, loss {:.4f}, accuracy {:.2f}% on the batches trained",
+                          step.rules, at.step, at.steps, at.mean_loss, 100 * at.accuracy)
+           << std::flush;
+    };
+  auto adapted = runtime::lora(*base, **data, settings, report);
   if (!adapted) return Error{fmt::format("rule '{}': {}", step.rules, adapted.error().message)};
   // The base keeps its compressed tensors; the adapters are stored beside them.
   MaterializedModel model = input;

@@ -3,6 +3,7 @@
 // that changes one tensor's knob recomputes that tensor only.
 #pragma once
 
+#include <iosfwd>
 #include <functional>
 #include <map>
 #include <memory>
@@ -75,6 +76,8 @@ struct HostExtensions;
 struct NativeServices {
   std::function<Expected<const runtime::Dataset*>(const std::string& name)> data;
   const HostExtensions* host = nullptr;
+  /// Where training rules redraw a line per epoch (distill) or report (lora); null for none.
+  std::ostream* progress = nullptr;
 };
 
 class PipelineRunner {

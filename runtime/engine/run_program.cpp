@@ -167,7 +167,7 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
   if (!kernels) return kernels.error();
 
   ModelStore store;
-  auto evaluator = TrialEvaluator::create(program, root, store, space, **kernels, options.host);
+  auto evaluator = TrialEvaluator::create(program, root, store, space, **kernels, options.host, options.progress);
   if (!evaluator) return evaluator.error();
   auto baseline = (*evaluator)->evaluate_baseline();
   if (!baseline) return baseline.error();

@@ -58,8 +58,10 @@ Expected<std::unique_ptr<TrialEvaluator>> TrialEvaluator::create(const sema::Che
                                                                  const ast::Module& root, ModelStore& store,
                                                                  const KnobSpace& space,
                                                                  codegen::KernelEngine& kernels,
-                                                                 const HostExtensions* host) {
+                                                                 const HostExtensions* host,
+                                                                 std::ostream* progress) {
   std::unique_ptr<TrialEvaluator> evaluator(new TrialEvaluator(program, store, space, kernels, host));
+  evaluator->progress_ = progress;
   for (const auto& decl : root.decls) {
     if (const auto* meter = decl->as<ast::MeterDecl>()) evaluator->meters_.push_back(meter);
     if (decl->kind == ast::DeclKind::Budget || decl->kind == ast::DeclKind::Require)
@@ -77,6 +79,7 @@ Expected<PipelineRunner*> TrialEvaluator::runner(const std::string& name) {
       return data_named(data);
     };
     services.host = host_;
+    services.progress = progress_;
     auto created = PipelineRunner::create(program_, name, store_, space_, kernels_, std::move(services));
     if (!created) return created.error();
     it = runners_.emplace(name, std::move(*created)).first;

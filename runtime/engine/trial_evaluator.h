@@ -2,6 +2,7 @@
 // measured, every budget and requirement tested, and the objective's value.
 #pragma once
 
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <optional>
@@ -40,11 +41,13 @@ class TrialEvaluator {
   /// Prepares the evaluation of `program` (checked without errors): the meters, budgets,
   /// requirements and objective of its root module, their models and data sets. Kernels
   /// run on `kernels`; `host` (may be null) adds an embedding application's meters, rules
-  /// and data. Both must outlive the evaluator.
+  /// and data; training rules report their epochs on `progress` (may be null). All must
+  /// outlive the evaluator.
   static Expected<std::unique_ptr<TrialEvaluator>> create(const sema::CheckedProgram& program,
                                                           const ast::Module& root, ModelStore& store,
                                                           const KnobSpace& space, codegen::KernelEngine& kernels,
-                                                          const HostExtensions* host = nullptr);
+                                                          const HostExtensions* host = nullptr,
+                                                          std::ostream* progress = nullptr);
 
   /// Measures configuration `config`. Deterministic for a given thread count.
   Expected<TrialResult> evaluate(const Configuration& config);
@@ -83,6 +86,7 @@ class TrialEvaluator {
   const KnobSpace& space_;
   codegen::KernelEngine& kernels_;
   const HostExtensions* host_;
+  std::ostream* progress_ = nullptr;
   std::vector<const ast::MeterDecl*> meters_;
   std::vector<const ast::ConstraintDecl*> constraints_;
   const ast::ConstraintDecl* objective_ = nullptr;

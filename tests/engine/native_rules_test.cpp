@@ -2,6 +2,8 @@
 // and LoRA as whole-model steps, and an embedding host's meters, rules and data.
 #include <doctest/doctest.h>
 
+#include <sstream>
+
 #include <cmath>
 
 #include "engine_fixture.h"
@@ -88,10 +90,16 @@ TEST_CASE("distill trains a student whose tensors the next rules transform; resu
       "meter acc : ratio = top1(small, test);\n");
   ModelStore store;
   KnobSpace space = build_knob_space(compilation->program).value();
-  auto evaluator =
-      TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space, test::jit_kernels()).value();
+  std::ostringstream progress;
+  auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space,
+                                          test::jit_kernels(), nullptr, &progress)
+                       .value();
   auto wide = evaluator->materialize("small", space.defaults());
   REQUIRE(wide.ok());
+  // Training shows each epoch on the progress stream, one redrawn line.
+  CHECK(progress.str().find("rule 'student': epoch 1/2, loss ") != std::string::npos);
+  CHECK(progress.str().find("rule 'student': epoch 2/2, loss ") != std::string::npos);
+  CHECK(progress.str().find("\r\x1b[K") != std::string::npos);
   CHECK(wide->find("fc1.weight")->shape == std::vector<int64_t>{64, 784});
   CHECK(wide->find("fc2.weight")->shape == std::vector<int64_t>{32, 64});
   CHECK(wide->find("fc3.weight")->encoding == Encoding::Quantized);
@@ -119,10 +127,13 @@ TEST_CASE("lora adds adapters beside the base and recovers accuracy lost to 2-bi
       "meter after : ratio = top1(tuned, test);\n");
   ModelStore store;
   KnobSpace space = build_knob_space(compilation->program).value();
-  auto evaluator =
-      TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space, test::jit_kernels()).value();
+  std::ostringstream progress;
+  auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space,
+                                          test::jit_kernels(), nullptr, &progress)
+                       .value();
   auto tuned = evaluator->materialize("tuned", space.defaults());
   REQUIRE(tuned.ok());
+  CHECK(progress.str().find("rule 'adapt': step 150/150, loss ") != std::string::npos);
   CHECK(tuned->find("fc1.weight")->encoding == Encoding::Quantized);
   REQUIRE(tuned->find("fc1.lora_A.weight") != nullptr);
   CHECK(tuned->find("fc1.lora_A.weight")->shape == std::vector<int64_t>{4, 784});

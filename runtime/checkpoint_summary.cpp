@@ -42,6 +42,8 @@ std::string scheme_text(const LogicalTensor& t) {
     case Encoding::LowRank:
       break;
   }
+  if (!t.factors.empty())
+    return "rank " + std::to_string(t.factors[0].shape.at(1)) + ", factors " + scheme_text(t.factors[0]);
   return "rank " + std::to_string(t.parts.at("weight_u").shape.at(1));
 }
 
@@ -95,7 +97,7 @@ kmr::Expected<CheckpointSummary> summarize_checkpoint(const CompressedCheckpoint
     s.shape = t.shape;
     s.numel = checked_numel(t.shape).value_or(0);
     s.bytes = t.stored_bytes();
-    for (const auto& [role, info] : t.parts) s.parts.push_back(info);
+    s.parts = t.stored_parts();
     if (t.encoding == Encoding::Dense) {
       if (kmr::Status ok = count_dense(checkpoint, t, s); !ok) return ok.error();
     } else {

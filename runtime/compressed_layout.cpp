@@ -8,6 +8,7 @@
 #include "runtime/bitmask.h"
 #include "runtime/float_codec.h"
 #include "runtime/little_endian.h"
+#include "runtime/low_rank_layout.h"
 #include "runtime/strict_json.h"
 
 namespace kmr::runtime {
@@ -184,9 +185,17 @@ const TensorInfo* LogicalTensor::part(std::string_view role) const {
   return it == parts.end() ? nullptr : &it->second;
 }
 
+std::vector<TensorInfo> LogicalTensor::stored_parts() const {
+  std::vector<TensorInfo> out;
+  for (const auto& [role, info] : parts) out.push_back(info);
+  for (const LogicalTensor& factor : factors)
+    for (const TensorInfo& info : factor.stored_parts()) out.push_back(info);
+  return out;
+}
+
 std::uint64_t LogicalTensor::stored_bytes() const {
   std::uint64_t total = 0;
-  for (const auto& [role, info] : parts) total += info.end - info.begin;
+  for (const TensorInfo& info : stored_parts()) total += info.end - info.begin;
   return total;
 }
 
@@ -210,6 +219,7 @@ kmr::Expected<std::vector<LogicalTensor>> group_stored_tensors(const std::vector
     kmr::Status grouped = ModuleGrouper(module, std::move(roles), config, label).run(out);
     if (!grouped) return grouped.error();
   }
+  if (kmr::Status paired = pair_quantized_factors(out, label); !paired) return paired.error();
   std::sort(out.begin(), out.end(), [](const LogicalTensor& a, const LogicalTensor& b) { return a.name < b.name; });
   for (std::size_t i = 1; i < out.size(); ++i) {
     if (out[i].name == out[i - 1].name) return kmr::Error{label + ": two stored forms of tensor '" + out[i].name + "'"};
@@ -351,41 +361,8 @@ kmr::Expected<CompressedCheckpoint> CompressedCheckpoint::from(Checkpoint checkp
   if (!grouped) return grouped.error();
   c.tensors_ = std::move(*grouped);
   for (LogicalTensor& t : c.tensors_) {
-    switch (t.encoding) {
-      case Encoding::Dense:
-        t.shape = t.parts.at("").shape;
-        t.dtype = t.parts.at("").dtype;
-        continue;
-      case Encoding::IntQuantized:
-        t.shape = t.parts.at("weight").shape;
-        if (!checked_matrix_dims(t.shape)) {
-          return kmr::Error{path + ": " + describe(t.parts.at("weight")) +
-                            ": its dimensions after the first multiply to more than 2^63 - 1"};
-        }
-        break;
-      case Encoding::PackQuantized:
-      case Encoding::SparseQuantized:
-      case Encoding::SparseBitmask: {
-        kmr::Expected<std::vector<std::int64_t>> shape =
-            read_shape(c.checkpoint_, *t.part(t.encoding == Encoding::SparseBitmask ? "shape" : "weight_shape"));
-        if (!shape) return shape.error();
-        t.shape = std::move(*shape);
-        break;
-      }
-      case Encoding::LowRank: {
-        const TensorInfo& u = t.parts.at("weight_u");
-        const TensorInfo& v = t.parts.at("weight_v");
-        if (u.shape.size() != 2 || v.shape.size() != 2 || u.shape[1] != v.shape[0]) {
-          return kmr::Error{path + ": low-rank factors " + describe(u) + " and " + describe(v) +
-                            " must be matrices [rows, rank] and [rank, cols]"};
-        }
-        t.shape = {u.shape[0], v.shape[1]};
-        if (!checked_numel(t.shape)) {
-          return kmr::Error{path + ": low-rank factors of '" + t.name + "' multiply to too many elements"};
-        }
-        break;
-      }
-    }
+    if (kmr::Status ok = c.fill_shape(t); !ok) return ok.error();
+    if (t.encoding == Encoding::Dense) continue;
     if (auto it = dtypes.find(t.name); it != dtypes.end()) {
       t.dtype = it->second;
     } else if (t.encoding == Encoding::SparseBitmask && is_value_dtype(t.parts.at("compressed").dtype)) {
@@ -395,6 +372,57 @@ kmr::Expected<CompressedCheckpoint> CompressedCheckpoint::from(Checkpoint checkp
     }
   }
   return c;
+}
+
+kmr::Status CompressedCheckpoint::fill_shape(LogicalTensor& t) const {
+  const std::string& path = checkpoint_.path();
+  switch (t.encoding) {
+    case Encoding::Dense:
+      t.shape = t.parts.at("").shape;
+      t.dtype = t.parts.at("").dtype;
+      return kmr::Status::success();
+    case Encoding::IntQuantized:
+      t.shape = t.parts.at("weight").shape;
+      if (!checked_matrix_dims(t.shape)) {
+        return kmr::Error{path + ": " + describe(t.parts.at("weight")) +
+                          ": its dimensions after the first multiply to more than 2^63 - 1"};
+      }
+      return kmr::Status::success();
+    case Encoding::PackQuantized:
+    case Encoding::SparseQuantized:
+    case Encoding::SparseBitmask: {
+      kmr::Expected<std::vector<std::int64_t>> shape =
+          read_shape(checkpoint_, *t.part(t.encoding == Encoding::SparseBitmask ? "shape" : "weight_shape"));
+      if (!shape) return shape.error();
+      t.shape = std::move(*shape);
+      return kmr::Status::success();
+    }
+    case Encoding::LowRank:
+      break;
+  }
+  std::vector<std::int64_t> u, v;
+  std::string factors;
+  if (t.factors.empty()) {
+    u = t.parts.at("weight_u").shape;
+    v = t.parts.at("weight_v").shape;
+    factors = describe(t.parts.at("weight_u")) + " and " + describe(t.parts.at("weight_v"));
+  } else {
+    for (LogicalTensor& factor : t.factors) {
+      if (kmr::Status ok = fill_shape(factor); !ok) return ok;
+      factor.dtype = DType::F32;
+    }
+    u = t.factors[0].shape;
+    v = t.factors[1].shape;
+    factors = "'" + t.factors[0].name + "' and '" + t.factors[1].name + "'";
+  }
+  if (u.size() != 2 || v.size() != 2 || u[1] != v[0]) {
+    return kmr::Error{path + ": low-rank factors " + factors + " must be matrices [rows, rank] and [rank, cols]"};
+  }
+  t.shape = {u[0], v[1]};
+  if (!checked_numel(t.shape)) {
+    return kmr::Error{path + ": low-rank factors of '" + t.name + "' multiply to too many elements"};
+  }
+  return kmr::Status::success();
 }
 
 const LogicalTensor* CompressedCheckpoint::find(std::string_view name) const {
@@ -587,20 +615,32 @@ kmr::Expected<LowRankTensor> CompressedCheckpoint::read_low_rank(const LogicalTe
     return kmr::Error{path + ": tensor '" + t.name + "' is " + std::string(encoding_name(t.encoding)) +
                       ", not low-rank"};
   }
-  const TensorInfo& u = t.parts.at("weight_u");
-  const TensorInfo& v = t.parts.at("weight_v");
   LowRankTensor l;
   l.name = t.name;
-  l.rows = u.shape[0];
-  l.rank = u.shape[1];
-  l.cols = v.shape[1];
+  l.rows = t.shape[0];
+  l.cols = t.shape[1];
   l.dtype = t.dtype;
-  kmr::Expected<std::vector<float>> uf = read_floats(checkpoint_, u);
-  if (!uf) return uf.error();
-  kmr::Expected<std::vector<float>> vf = read_floats(checkpoint_, v);
-  if (!vf) return vf.error();
-  l.u = std::move(*uf);
-  l.v = std::move(*vf);
+  if (!t.factors.empty()) {
+    kmr::Expected<QuantizedTensor> u = read_quantized(t.factors[0]);
+    if (!u) return u.error();
+    kmr::Expected<QuantizedTensor> v = read_quantized(t.factors[1]);
+    if (!v) return v.error();
+    l.rank = u->shape[1];
+    l.u = dequantize(*u);
+    l.v = dequantize(*v);
+    l.u_quantized = std::move(*u);
+    l.v_quantized = std::move(*v);
+  } else {
+    const TensorInfo& u = t.parts.at("weight_u");
+    const TensorInfo& v = t.parts.at("weight_v");
+    l.rank = u.shape[1];
+    kmr::Expected<std::vector<float>> uf = read_floats(checkpoint_, u);
+    if (!uf) return uf.error();
+    kmr::Expected<std::vector<float>> vf = read_floats(checkpoint_, v);
+    if (!vf) return vf.error();
+    l.u = std::move(*uf);
+    l.v = std::move(*vf);
+  }
   if (kmr::Status ok = validate(l); !ok) return at_file(checkpoint_, ok.error());
   return l;
 }

@@ -36,10 +36,16 @@ struct LogicalTensor {
   std::vector<std::int64_t> shape;    // the dense shape
   DType dtype = DType::F32;           // the dense dtype (stored dtype when Dense)
   std::optional<QuantScheme> scheme;  // the quantized encodings (is_quantized)
+  /// LowRank with quantized factors: U then V, each the quantized group of its own module
+  /// (p.weight_u, p.weight_v; low_rank_layout.h). Empty when the factors are the F32
+  /// parts weight_u and weight_v.
+  std::vector<LogicalTensor> factors;
 
   /// The part of this role, or nullptr.
   const TensorInfo* part(std::string_view role) const;
-  /// Bytes of tensor data the parts occupy.
+  /// Every stored tensor, the factors' included.
+  std::vector<TensorInfo> stored_parts() const;
+  /// Bytes of tensor data the stored parts occupy.
   std::uint64_t stored_bytes() const;
 };
 
@@ -52,8 +58,9 @@ struct LogicalTensor {
 /// p.bitmask, an asymmetric scheme without p.weight_zero_point, an I8 p.weight the config
 /// quantizes without p.weight_scale, ...), a companion has no group (p.weight_shape
 /// without p.weight_packed, ...), two encodings claim one dense name, or a quantized
-/// module has no usable scheme. Shapes and dtypes of the result are not filled in.
-/// Sorted by dense name.
+/// module has no usable scheme. Quantized groups of modules p.weight_u and p.weight_v
+/// become the factors of one LowRank p.weight (pair_quantized_factors). Shapes and dtypes
+/// of the result are not filled in. Sorted by dense name.
 kmr::Expected<std::vector<LogicalTensor>> group_stored_tensors(const std::vector<TensorInfo>& tensors,
                                                                const std::optional<QuantizationConfig>& config,
                                                                const std::string& label);
@@ -91,6 +98,8 @@ class CompressedCheckpoint {
 
  private:
   explicit CompressedCheckpoint(Checkpoint checkpoint) : checkpoint_(std::move(checkpoint)) {}
+  /// Reads t's dense shape (and a Dense tensor's dtype), its factors' first.
+  kmr::Status fill_shape(LogicalTensor& t) const;
 
   Checkpoint checkpoint_;
   std::optional<QuantizationConfig> config_;

@@ -83,11 +83,13 @@ kmr::Expected<EncodedCheckpoint> encode_checkpoint(const CompressedModel& model,
   if (auto s = encode_all(model.low_rank, low_rank, label, out, expected, dtypes); !s) return s.error();
 
   // The config is written only when something is quantized or sparse; reading back sees
-  // exactly what the file will hold.
+  // exactly what the file will hold. Quantized low-rank factors are modules of their own.
+  std::vector<const QuantizedTensor*> quantized;
+  for (const QuantizedTensor& q : model.quantized) quantized.push_back(&q);
+  for (const LowRankTensor& l : model.low_rank)
+    if (l.u_quantized) quantized.insert(quantized.end(), {&*l.u_quantized, &*l.v_quantized});
   std::optional<QuantizationConfig> config;
-  if (!model.quantized.empty() || !model.sparse.empty()) {
-    config = make_quantization_config(model.quantized, model.sparse);
-  }
+  if (!quantized.empty() || !model.sparse.empty()) config = make_quantization_config(quantized, model.sparse);
   if (kmr::Status s = check_round_trip(out, config, expected, label); !s) return s.error();
 
   out.metadata[kMetaFormat] = "pt";

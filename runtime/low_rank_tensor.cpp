@@ -13,6 +13,27 @@ kmr::Error tensor_error(const LowRankTensor& t, const std::string& what) {
 
 }  // namespace
 
+std::string factor_name(const std::string& weight, char factor) {
+  return module_of_weight(weight) + ".weight_" + factor + ".weight";
+}
+
+namespace {
+
+kmr::Status validate_factor(const LowRankTensor& t, const QuantizedTensor& q, char factor, std::int64_t rows,
+                            std::int64_t cols) {
+  if (q.name != factor_name(t.name, factor)) {
+    return tensor_error(t, std::string("quantized factor ") + static_cast<char>(factor - 'a' + 'A') + " is named '" +
+                               q.name + "', not '" + factor_name(t.name, factor) + "'");
+  }
+  if (q.shape != std::vector<std::int64_t>{rows, cols}) {
+    return tensor_error(t, "quantized factor '" + q.name + "' is not " + std::to_string(rows) + " x " +
+                               std::to_string(cols));
+  }
+  return validate(q);
+}
+
+}  // namespace
+
 kmr::Status validate(const LowRankTensor& t) {
   if (module_of_weight(t.name).empty()) {
     return tensor_error(t, "a compressed tensor must be named '<module>.weight'");
@@ -33,6 +54,13 @@ kmr::Status validate(const LowRankTensor& t) {
   if (static_cast<std::int64_t>(t.v.size()) != t.rank * t.cols) {
     return tensor_error(t, "factor V has " + std::to_string(t.v.size()) + " values, " + std::to_string(t.rank) + " x " +
                                std::to_string(t.cols) + " needs " + std::to_string(t.rank * t.cols));
+  }
+  if (t.u_quantized.has_value() != t.v_quantized.has_value()) {
+    return tensor_error(t, "one factor is quantized and the other is not");
+  }
+  if (t.u_quantized) {
+    if (kmr::Status ok = validate_factor(t, *t.u_quantized, 'u', t.rows, t.rank); !ok) return ok;
+    if (kmr::Status ok = validate_factor(t, *t.v_quantized, 'v', t.rank, t.cols); !ok) return ok;
   }
   return kmr::Status::success();
 }
@@ -56,6 +84,7 @@ std::vector<float> dequantize(const LowRankTensor& t) {
 }
 
 std::uint64_t encoded_bytes(const LowRankTensor& t) {
+  if (t.u_quantized) return encoded_bytes(*t.u_quantized) + encoded_bytes(*t.v_quantized);
   return 4 * static_cast<std::uint64_t>(t.rank) * static_cast<std::uint64_t>(t.rows + t.cols);
 }
 
@@ -63,6 +92,14 @@ kmr::Expected<EncodedTensors> encode(const LowRankTensor& t) {
   if (kmr::Status ok = validate(t); !ok) return ok.error();
   const std::string p = module_of_weight(t.name);
   EncodedTensors out;
+  if (t.u_quantized) {
+    for (const QuantizedTensor* q : {&*t.u_quantized, &*t.v_quantized}) {
+      kmr::Expected<EncodedTensors> factor = encode(*q);
+      if (!factor) return factor.error();
+      out.append(std::move(*factor));
+    }
+    return out;
+  }
   out.add(p + ".weight_u", DType::F32, {t.rows, t.rank}, float_bytes(t.u, DType::F32));
   out.add(p + ".weight_v", DType::F32, {t.rank, t.cols}, float_bytes(t.v, DType::F32));
   return out;

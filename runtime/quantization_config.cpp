@@ -94,11 +94,10 @@ kmr::Expected<QuantScheme> parse_scheme(const Json& w, const std::string& where)
 
 }  // namespace
 
-QuantizationConfig make_quantization_config(const std::vector<QuantizedTensor>& quantized,
+QuantizationConfig make_quantization_config(const std::vector<const QuantizedTensor*>& quantized,
                                             const std::vector<SparseTensor>& sparse) {
   QuantizationConfig config;
-  std::vector<const QuantizedTensor*> by_name;
-  for (const QuantizedTensor& q : quantized) by_name.push_back(&q);
+  std::vector<const QuantizedTensor*> by_name = quantized;
   std::sort(by_name.begin(), by_name.end(),
             [](const QuantizedTensor* a, const QuantizedTensor* b) { return a->name < b->name; });
   // A group's format says how all of its targets are stored, so modules of one scheme

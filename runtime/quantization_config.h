@@ -56,7 +56,7 @@ struct QuantizationConfig {
 /// groups' common one, "mixed-precision" when they differ, "dense" when nothing is
 /// quantized; and a sparsity_config when `sparse` is not empty. Precondition: every
 /// tensor validates.
-QuantizationConfig make_quantization_config(const std::vector<QuantizedTensor>& quantized,
+QuantizationConfig make_quantization_config(const std::vector<const QuantizedTensor*>& quantized,
                                             const std::vector<SparseTensor>& sparse);
 
 /// Compact JSON with the keys compressed-tensors writes: quant_method "compressed-tensors",

@@ -303,6 +303,23 @@ Expected<TensorResult> PipelineRunner::run_kernel(const Step& step, const Tensor
   return result;
 }
 
+namespace {
+
+TensorResult low_rank_result(const TensorResult& input, std::shared_ptr<const runtime::LowRankTensor> low_rank) {
+  TensorResult result = input;
+  result.transformed = true;
+  result.encoding = Encoding::LowRank;
+  result.quantized.reset();
+  result.values = std::make_shared<std::vector<float>>(runtime::dequantize(*low_rank));
+  // Meters count what a low-rank kernel would multiply by: the factors.
+  result.nonzeros = count_nonzeros(low_rank->u) + count_nonzeros(low_rank->v);
+  result.encoded_bytes = runtime::encoded_bytes(*low_rank);
+  result.low_rank = std::move(low_rank);
+  return result;
+}
+
+}  // namespace
+
 Expected<TensorResult> PipelineRunner::run_native_tensor(const Step& step, const TensorResult& input,
                                                          const std::vector<RuleArgument>& args) {
   ++kernel_runs_;
@@ -333,15 +350,36 @@ Expected<TensorResult> PipelineRunner::run_native_tensor(const Step& step, const
   low_rank->rank = factors->a.cols();
   low_rank->u = matrix_values(factors->a);
   low_rank->v = matrix_values(factors->b);
-  TensorResult result = input;
-  result.transformed = true;
-  result.encoding = Encoding::LowRank;
-  result.quantized.reset();
-  result.values = std::make_shared<std::vector<float>>(runtime::dequantize(*low_rank));
-  // Meters count what a low-rank kernel would multiply by: the factors.
-  result.nonzeros = count_nonzeros(low_rank->u) + count_nonzeros(low_rank->v);
-  result.encoded_bytes = runtime::encoded_bytes(*low_rank);
-  result.low_rank = std::move(low_rank);
+  return low_rank_result(input, std::move(low_rank));
+}
+
+Expected<TensorResult> PipelineRunner::run_kernel_on_factors(const Step& step, const TensorResult& input,
+                                                             const kir::ParamValues& params) {
+  const runtime::LowRankTensor& from = *input.low_rank;
+  auto low_rank = std::make_shared<runtime::LowRankTensor>();
+  low_rank->name = from.name;
+  low_rank->rows = from.rows;
+  low_rank->cols = from.cols;
+  low_rank->rank = from.rank;
+  low_rank->dtype = from.dtype;
+  std::vector<std::pair<std::string, double>> measures;
+  for (char factor : {'u', 'v'}) {
+    TensorResult part;
+    part.name = runtime::factor_name(from.name, factor);
+    part.shape = factor == 'u' ? std::vector<int64_t>{from.rows, from.rank} : std::vector<int64_t>{from.rank, from.cols};
+    part.numel = part.shape[0] * part.shape[1];
+    // A view of the factor: the low-rank tensor outlives this call.
+    part.values = std::shared_ptr<const std::vector<float>>(input.low_rank, factor == 'u' ? &from.u : &from.v);
+    auto out = run_kernel(step, part, params);
+    if (!out) return out.error();
+    (factor == 'u' ? low_rank->u : low_rank->v) = *out->values;
+    if (out->quantized) (factor == 'u' ? low_rank->u_quantized : low_rank->v_quantized) = *out->quantized;
+    measures.insert(measures.end(), out->measures.begin(), out->measures.end());
+  }
+  if (auto valid = runtime::validate(*low_rank); !valid)
+    return Error{fmt::format("rule '{}' on the factors of '{}': {}", step.rules, from.name, valid.error().message)};
+  TensorResult result = low_rank_result(input, std::move(low_rank));
+  result.measures.insert(result.measures.end(), measures.begin(), measures.end());
   return result;
 }
 
@@ -483,9 +521,9 @@ Expected<MaterializedModel> PipelineRunner::run(const Configuration& config) {
       if (!step.glob || !sema::glob_matches(*step.glob, current.name)) continue;
       if (!current.values)
         return Error{fmt::format("rule '{}' selects tensor '{}', which is not a float tensor", step.rules, current.name)};
-      if (current.encoding == Encoding::LowRank) {
-        note(fmt::format("rule '{}' left '{}' as it was: it is stored as low-rank factors, which rules do not "
-                         "transform yet", step.rules, current.name));
+      if (current.encoding == Encoding::LowRank && !step.kernel) {
+        note(fmt::format("rule '{}' left '{}' as it was: it is stored as low-rank factors, which native rules do "
+                         "not transform (kernels transform each factor)", step.rules, current.name));
         continue;
       }
       std::vector<double> params;
@@ -507,7 +545,9 @@ Expected<MaterializedModel> PipelineRunner::run(const Configuration& config) {
       if (cached == cache_.end()) {
         Expected<TensorResult> result = Error{""};
         auto start = std::chrono::steady_clock::now();
-        result = step.kernel ? run_kernel(step, current, params) : run_native_tensor(step, current, args);
+        if (!step.kernel) result = run_native_tensor(step, current, args);
+        else if (current.encoding == Encoding::LowRank) result = run_kernel_on_factors(step, current, params);
+        else result = run_kernel(step, current, params);
         kernel_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (!result) return result.error();
         cached = cache_.emplace(std::move(key), std::move(*result)).first;

@@ -120,6 +120,11 @@ class PipelineRunner {
   Expected<std::vector<RuleArgument>> native_args(const Step& step, const std::string& tensor,
                                                   const Configuration& config) const;
   Expected<TensorResult> run_kernel(const Step& step, const TensorResult& input, const kir::ParamValues& params);
+  /// A kernel after lowrank: each factor (U rows x rank, V rank x cols) is run through it as
+  /// a tensor of its own, named factor_name(), with the weight's arguments; quantized
+  /// results become the weight's quantized factors.
+  Expected<TensorResult> run_kernel_on_factors(const Step& step, const TensorResult& input,
+                                               const kir::ParamValues& params);
   Expected<TensorResult> run_native_tensor(const Step& step, const TensorResult& input,
                                            const std::vector<RuleArgument>& args);
   Expected<MaterializedModel> run_native_model(const Step& step, const MaterializedModel& input,

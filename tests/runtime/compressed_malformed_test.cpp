@@ -213,6 +213,19 @@ TEST_SUITE("compressed_malformed") {
     FileSpec lr;
     lr.f32("lr.weight_u", {2, 1}, {1, 2});
     expect_failure(lr, "tensor 'lr.weight_u' needs companion 'lr.weight_v'", "lr.weight_u");
+
+    // A quantized factor (module lr.weight_u) without its quantized partner, alone or
+    // next to an F32 one.
+    FileSpec half;
+    half.bytes("lr.weight_u.weight", rt::DType::I8, {2, 1}, {1, -1});
+    half.f32("lr.weight_u.weight_scale", {2, 1}, {0.5f, 0.25f});
+    half.metadata["quantization_config"] = config_json(8, "channel", 0, true, "lr.weight_u", "int-quantized");
+    expect_failure(half,
+                   "quantized low-rank factor 'lr.weight_u' needs its partner 'lr.weight_v' quantized beside it, "
+                   "which is missing",
+                   "lr.weight_u");
+    half.f32("lr.weight_v", {1, 3}, {1, 2, 3});
+    expect_failure(half, "tensor 'lr.weight_v' needs companion 'lr.weight_u'", "lr.weight_v");
   }
 
   TEST_CASE("companions without a group, and two encodings of one weight") {

@@ -109,6 +109,17 @@ void write_model(const std::string& path, const rt::CompressedModel& model) {
   REQUIRE_MESSAGE(written.ok(), (written.ok() ? "" : written.error().message));
 }
 
+// Writes a model of one compressed tensor to `path`, checks that its data section holds
+// `bytes` (the tensor's encoded_bytes) and that it reads back as one tensor.
+rt::CompressedCheckpoint write_and_reopen_one(const std::string& path, const rt::CompressedModel& model,
+                                              std::uint64_t bytes) {
+  write_model(path, model);
+  CHECK(data_bytes_of(path) == bytes);
+  rt::CompressedCheckpoint ckpt = open_compressed(path);
+  REQUIRE(ckpt.tensors().size() == 1);
+  return ckpt;
+}
+
 // Writes the tensors to one file, reads each back and checks every field, the decoded bits
 // and the size, and that the smaller form was written. Returns the forms, in order.
 std::vector<rt::Encoding> check_quantized_round_trips(const std::vector<rt::QuantizedTensor>& tensors) {
@@ -248,10 +259,7 @@ TEST_SUITE("compressed_roundtrip") {
         rt::testing::TempDir dir;
         rt::CompressedModel model;
         model.sparse.push_back(s);
-        write_model(dir.file("s.safetensors"), model);
-        CHECK(data_bytes_of(dir.file("s.safetensors")) == rt::encoded_bytes(s));
-        rt::CompressedCheckpoint ckpt = open_compressed(dir.file("s.safetensors"));
-        REQUIRE(ckpt.tensors().size() == 1);
+        rt::CompressedCheckpoint ckpt = write_and_reopen_one(dir.file("s.safetensors"), model, rt::encoded_bytes(s));
         CHECK(ckpt.tensors()[0].encoding == rt::Encoding::SparseBitmask);
         CHECK(ckpt.tensors()[0].shape == shape);
         kmr::Expected<rt::SparseTensor> back = ckpt.read_sparse(ckpt.tensors()[0]);
@@ -330,16 +338,62 @@ TEST_SUITE("compressed_roundtrip") {
       rt::testing::TempDir dir;
       rt::CompressedModel model;
       model.low_rank.push_back(l);
-      write_model(dir.file("l.safetensors"), model);
-      CHECK(data_bytes_of(dir.file("l.safetensors")) == rt::encoded_bytes(l));
       CHECK(rt::encoded_bytes(l) == static_cast<std::uint64_t>(4 * rank * (5 + 7)));
-      rt::CompressedCheckpoint ckpt = open_compressed(dir.file("l.safetensors"));
-      REQUIRE(ckpt.tensors().size() == 1);
+      rt::CompressedCheckpoint ckpt = write_and_reopen_one(dir.file("l.safetensors"), model, rt::encoded_bytes(l));
       CHECK(ckpt.tensors()[0].encoding == rt::Encoding::LowRank);
       CHECK(ckpt.tensors()[0].shape == std::vector<std::int64_t>{5, 7});
       kmr::Expected<std::vector<float>> decoded = ckpt.decode(ckpt.tensors()[0]);
       REQUIRE(decoded.ok());
       CHECK(same_bits(*decoded, expected));
+    }
+  }
+
+  TEST_CASE("quantized low-rank factors round-trip as two quantized modules and multiply out as stored") {
+    struct Case {
+      int bits;
+      rt::QuantStrategy strategy;
+      std::int64_t group;
+      double pruned;
+    };
+    for (const Case c : {Case{8, rt::QuantStrategy::Channel, 0, 0.0}, Case{4, rt::QuantStrategy::Group, 4, 0.0},
+                         Case{3, rt::QuantStrategy::Channel, 0, 0.9}}) {
+      INFO("bits " << c.bits << ", pruned " << c.pruned);
+      rt::LowRankTensor l;
+      l.name = "lr.weight";
+      l.rows = 6;
+      l.cols = 9;
+      l.rank = 3;
+      l.u_quantized = rt::testing::random_quantized(rt::factor_name(l.name, 'u'), {6, 3}, c.bits, c.strategy, c.group,
+                                                    true, 11);
+      l.v_quantized = rt::testing::random_quantized(rt::factor_name(l.name, 'v'), {3, 9}, c.bits, c.strategy, c.group,
+                                                    true, 12);
+      rt::testing::prune_codes(*l.u_quantized, c.pruned, 13);
+      rt::testing::prune_codes(*l.v_quantized, c.pruned, 14);
+      l.u = rt::dequantize(*l.u_quantized);
+      l.v = rt::dequantize(*l.v_quantized);
+      REQUIRE(rt::validate(l).ok());
+      CHECK(rt::encoded_bytes(l) == rt::encoded_bytes(*l.u_quantized) + rt::encoded_bytes(*l.v_quantized));
+
+      rt::testing::TempDir dir;
+      rt::CompressedModel model;
+      model.low_rank.push_back(l);
+      rt::CompressedCheckpoint ckpt = write_and_reopen_one(dir.file("l.safetensors"), model, rt::encoded_bytes(l));
+      const rt::LogicalTensor& t = ckpt.tensors()[0];
+      CHECK(t.name == "lr.weight");
+      CHECK(t.encoding == rt::Encoding::LowRank);
+      CHECK(t.shape == std::vector<std::int64_t>{6, 9});
+      REQUIRE(t.factors.size() == 2);
+      CHECK(t.factors[0].name == "lr.weight_u.weight");
+      CHECK(t.stored_bytes() == rt::encoded_bytes(l));
+      kmr::Expected<rt::LowRankTensor> back = ckpt.read_low_rank(t);
+      REQUIRE(back.ok());
+      REQUIRE(back->u_quantized.has_value());
+      CHECK(back->u_quantized->codes == l.u_quantized->codes);
+      CHECK(back->v_quantized->codes == l.v_quantized->codes);
+      CHECK(same_bits(back->v_quantized->scales, l.v_quantized->scales));
+      kmr::Expected<std::vector<float>> decoded = ckpt.decode(t);
+      REQUIRE(decoded.ok());
+      CHECK(same_bits(*decoded, rt::dequantize(l)));
     }
   }
 

@@ -121,6 +121,25 @@ TEST_CASE("quantize per group of 64 with a partial last group; asymmetric codes 
   }
 }
 
+TEST_CASE("asymmetric quantisation keeps zero in range: all-positive and all-negative groups") {
+  // Before the fix a group whose weights were all positive got a negative zero point
+  // (round(-lo / scale) with lo > 0), which no uint code range can store.
+  auto asym = kernel_named(kStd, "quantize_asym");
+  std::vector<float> w(2 * 8);
+  for (int i = 0; i < 8; ++i) w[i] = 1.0f + 0.125f * float(i);        // row 0: 1 .. 1.875
+  for (int i = 0; i < 8; ++i) w[8 + i] = -2.0f + 0.25f * float(i);    // row 1: -2 .. -0.25
+  auto a = run_ok(asym, view(w, 2, 8), {4, 0});
+  REQUIRE(a.zeros.size() == 2);
+  for (float zero : a.zeros) {
+    CHECK(zero >= 0.0f);
+    CHECK(zero <= 15.0f);
+  }
+  for (int64_t i = 0; i < 16; ++i) {
+    float deq = (float(a.codes[i]) - a.zeros[i / 8]) * a.scales[i / 8];
+    CHECK(std::fabs(deq - w[i]) <= a.scales[i / 8] * 0.5f * 1.0001f + 1e-6f);
+  }
+}
+
 TEST_CASE("empty tensors and 1 x 1 tensors are defined") {
   auto quant = kernel_named(kStd, "quantize");
   std::vector<float> none;

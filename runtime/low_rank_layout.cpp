@@ -3,6 +3,7 @@
 
 #include <map>
 #include <optional>
+#include <string_view>
 
 namespace kmr::runtime {
 namespace {

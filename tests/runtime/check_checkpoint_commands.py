@@ -115,8 +115,8 @@ def main(kmrc, sample_dir):
     rows = {t["name"]: t for t in report["tensors"]}
     expected_encodings = {"q8.weight": "int-quantized", "q4.weight": "pack-quantized", "q3.weight": "sparse-quantized",
                           "q2.weight": "sparse-quantized", "qb.weight": "pack-quantized",
-                          "sp.weight": "sparse-bitmask", "lr.weight": "low-rank", "nan.weight": "dense",
-                          "q8.bias": "dense", "scalar": "dense"}
+                          "sp.weight": "sparse-bitmask", "lr.weight": "low-rank", "lq.weight": "low-rank",
+                          "nan.weight": "dense", "q8.bias": "dense", "scalar": "dense"}
     check(set(rows) == set(expected_encodings), f"inspect rows {sorted(rows)}")
     for name, encoding in expected_encodings.items():
         check(rows.get(name, {}).get("encoding") == encoding, f"{name}: encoding {rows.get(name, {}).get('encoding')}")
@@ -183,7 +183,15 @@ def main(kmrc, sample_dir):
             want = np.zeros(dshape, dtype=np.float32)
             want[mask.astype(bool)] = stored[module + ".compressed"][2]
         else:
-            u, v = stored[module + ".weight_u"][2], stored[module + ".weight_v"][2]
+            def factor(which):
+                # F32 factors are p.weight_u / p.weight_v; quantized ones the modules p.weight_u / p.weight_v.
+                m = module + ".weight_" + which
+                if m in stored:
+                    return stored[m][2]
+                fshape = (list(stored[m + ".weight_shape"][2]) if m + ".weight_shape" in stored
+                          else stored[m + ".weight"][1])
+                return dequantize(m, stored, scheme_of[m], [int(d) for d in fshape])
+            u, v = factor("u"), factor("v")
             want = np.zeros((u.shape[0], v.shape[1]), dtype=np.float32)
             for k in range(u.shape[1]):
                 want = (want + (u[:, k:k + 1] * v[k:k + 1, :]).astype(np.float32)).astype(np.float32)

@@ -48,7 +48,7 @@ TEST_SUITE("checkpoint_summary") {
     const std::string path = write_sample(dir, sample);
     kmr::Expected<rt::CheckpointSummary> s = rt::summarize_checkpoint(open_compressed(path));
     REQUIRE_MESSAGE(s.ok(), (s.ok() ? "" : s.error().message));
-    CHECK(s->tensors.size() == 10);
+    CHECK(s->tensors.size() == 11);
 
     const rt::TensorSummary& q4 = row(*s, "q4.weight");
     CHECK(q4.encoding == rt::Encoding::PackQuantized);
@@ -67,6 +67,10 @@ TEST_SUITE("checkpoint_summary") {
     CHECK(row(*s, "qb.weight").dtype == rt::DType::BF16);
     CHECK(row(*s, "lr.weight").scheme == "rank 2");
     CHECK(row(*s, "lr.weight").shape == std::vector<std::int64_t>{7, 9});
+    const rt::TensorSummary& lq = row(*s, "lq.weight");
+    CHECK(lq.scheme.rfind("rank 3, factors int4 group 4 sym", 0) == 0);
+    CHECK(lq.bytes == rt::encoded_bytes(sample.model.low_rank[1]));
+    CHECK(lq.parts.size() >= 6);  // each factor's codes, scales and shape
 
     const rt::TensorSummary& sp = row(*s, "sp.weight");
     CHECK(sp.encoding == rt::Encoding::SparseBitmask);
@@ -121,7 +125,7 @@ TEST_SUITE("checkpoint_summary") {
 
     kmr::Expected<rt::SafetensorsFile> file = rt::SafetensorsFile::open(out);
     REQUIRE(file.ok());
-    CHECK(file->tensors().size() == 10);
+    CHECK(file->tensors().size() == 11);
     CHECK(file->metadata().count("quantization_config") == 0);
     CHECK(file->metadata().count("kmr.dtypes") == 0);
     CHECK(file->metadata().at("kmr.script_hash") == "sha256:0123abcd");

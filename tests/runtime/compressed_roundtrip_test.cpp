@@ -358,19 +358,8 @@ TEST_SUITE("compressed_roundtrip") {
     for (const Case c : {Case{8, rt::QuantStrategy::Channel, 0, 0.0}, Case{4, rt::QuantStrategy::Group, 4, 0.0},
                          Case{3, rt::QuantStrategy::Channel, 0, 0.9}}) {
       INFO("bits " << c.bits << ", pruned " << c.pruned);
-      rt::LowRankTensor l;
-      l.name = "lr.weight";
-      l.rows = 6;
-      l.cols = 9;
-      l.rank = 3;
-      l.u_quantized = rt::testing::random_quantized(rt::factor_name(l.name, 'u'), {6, 3}, c.bits, c.strategy, c.group,
-                                                    true, 11);
-      l.v_quantized = rt::testing::random_quantized(rt::factor_name(l.name, 'v'), {3, 9}, c.bits, c.strategy, c.group,
-                                                    true, 12);
-      rt::testing::prune_codes(*l.u_quantized, c.pruned, 13);
-      rt::testing::prune_codes(*l.v_quantized, c.pruned, 14);
-      l.u = rt::dequantize(*l.u_quantized);
-      l.v = rt::dequantize(*l.v_quantized);
+      const rt::LowRankTensor l =
+          rt::testing::random_quantized_low_rank("lr.weight", 6, 9, 3, c.bits, c.strategy, c.group, c.pruned, 11);
       REQUIRE(rt::validate(l).ok());
       CHECK(rt::encoded_bytes(l) == rt::encoded_bytes(*l.u_quantized) + rt::encoded_bytes(*l.v_quantized));
 
@@ -408,8 +397,8 @@ TEST_SUITE("compressed_roundtrip") {
     rt::CompressedCheckpoint ckpt = open_compressed(path);
     std::vector<std::string> names;
     for (const rt::LogicalTensor& t : ckpt.tensors()) names.push_back(t.name);
-    CHECK(names == std::vector<std::string>{"lr.weight", "nan.weight", "q2.weight", "q3.weight", "q4.weight", "q8.bias",
-                                            "q8.weight", "qb.weight", "scalar", "sp.weight"});
+    CHECK(names == std::vector<std::string>{"lq.weight", "lr.weight", "nan.weight", "q2.weight", "q3.weight",
+                                            "q4.weight", "q8.bias", "q8.weight", "qb.weight", "scalar", "sp.weight"});
     for (const rt::QuantizedTensor& q : sample.model.quantized) {
       INFO(q.name);
       const rt::LogicalTensor* t = ckpt.find(q.name);
@@ -426,6 +415,13 @@ TEST_SUITE("compressed_roundtrip") {
     kmr::Expected<std::vector<float>> low_rank = ckpt.decode(*ckpt.find("lr.weight"));
     REQUIRE(low_rank.ok());
     CHECK(same_bits(*low_rank, rt::dequantize(sample.model.low_rank[0])));
+    const rt::LogicalTensor* factored = ckpt.find("lq.weight");
+    REQUIRE(factored != nullptr);
+    CHECK(factored->encoding == rt::Encoding::LowRank);
+    CHECK(factored->stored_bytes() == rt::encoded_bytes(sample.model.low_rank[1]));
+    kmr::Expected<std::vector<float>> quantized_factors = ckpt.decode(*factored);
+    REQUIRE(quantized_factors.ok());
+    CHECK(same_bits(*quantized_factors, rt::dequantize(sample.model.low_rank[1])));
     kmr::Expected<std::vector<float>> dense = ckpt.decode(*ckpt.find("nan.weight"));
     REQUIRE(dense.ok());
     CHECK(same_bits(*dense, sample.dense_values[1]));
@@ -436,12 +432,15 @@ TEST_SUITE("compressed_roundtrip") {
     CHECK(meta.at("kmr.script_hash") == "sha256:0123abcd");
     CHECK(meta.at("kmr.knobs") == R"({"bits":"4","sparsity":"30%"})");
     CHECK(meta.at("kmr.dtypes") ==
-          R"({"lr.weight":"F32","q2.weight":"F32","q3.weight":"F32","q4.weight":"F32","q8.weight":"F32",)"
-          R"("qb.weight":"BF16","sp.weight":"F32"})");
+          R"({"lq.weight":"F32","lr.weight":"F32","q2.weight":"F32","q3.weight":"F32","q4.weight":"F32",)"
+          R"("q8.weight":"F32","qb.weight":"BF16","sp.weight":"F32"})");
     REQUIRE(ckpt.quantization_config().has_value());
-    const rt::QuantizationConfig& config = *ckpt.quantization_config();
+    rt::QuantizationConfig config = *ckpt.quantization_config();
     CHECK(config.format == "mixed-precision");
-    REQUIRE(config.groups.size() == 5);
+    // The quantized factors of lq.weight are the modules lq.weight_u and lq.weight_v (group 0).
+    REQUIRE(config.groups.size() == 6);
+    CHECK(config.groups[0].targets == std::vector<std::string>{"lq.weight_u", "lq.weight_v"});
+    config.groups.erase(config.groups.begin());
     CHECK(config.groups[0].targets == std::vector<std::string>{"q2"});
     CHECK(config.groups[0].format == "sparse-quantized");
     CHECK(config.groups[1].targets == std::vector<std::string>{"q3"});

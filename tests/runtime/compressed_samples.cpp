@@ -76,6 +76,23 @@ LowRankTensor random_low_rank(std::string name, std::int64_t rows, std::int64_t 
   return t;
 }
 
+LowRankTensor random_quantized_low_rank(std::string name, std::int64_t rows, std::int64_t cols, std::int64_t rank,
+                                        int bits, QuantStrategy strategy, std::int64_t group_size, double pruned,
+                                        std::uint64_t seed) {
+  LowRankTensor t;
+  t.name = std::move(name);
+  t.rows = rows;
+  t.cols = cols;
+  t.rank = rank;
+  t.u_quantized = random_quantized(factor_name(t.name, 'u'), {rows, rank}, bits, strategy, group_size, true, seed);
+  t.v_quantized = random_quantized(factor_name(t.name, 'v'), {rank, cols}, bits, strategy, group_size, true, seed + 1);
+  prune_codes(*t.u_quantized, pruned, seed + 2);
+  prune_codes(*t.v_quantized, pruned, seed + 3);
+  t.u = dequantize(*t.u_quantized);
+  t.v = dequantize(*t.v_quantized);
+  return t;
+}
+
 SampleModel sample_model() {
   SampleModel s;
   Rng rng(7);
@@ -111,6 +128,7 @@ SampleModel sample_model() {
   const std::vector<float> sparse = random_sparse_values({5, 19}, 0.3, 6);
   s.model.sparse.push_back(sparse_from_dense("sp.weight", {5, 19}, DType::F32, sparse.data()));
   s.model.low_rank.push_back(random_low_rank("lr.weight", 7, 9, 2, 8));
+  s.model.low_rank.push_back(random_quantized_low_rank("lq.weight", 6, 11, 3, 4, QuantStrategy::Group, 4, 0.3, 11));
   s.provenance = {"0.1.0", "sha256:0123abcd", {{"bits", "4"}, {"sparsity", "30%"}}};
   return s;
 }

@@ -27,6 +27,12 @@ std::vector<float> random_sparse_values(const std::vector<std::int64_t>& shape, 
 LowRankTensor random_low_rank(std::string name, std::int64_t rows, std::int64_t cols, std::int64_t rank,
                               std::uint64_t seed);
 
+/// Random quantized factors (random_quantized, symmetric, of `strategy` and `group_size`),
+/// with `pruned` of their codes at zero; u and v hold their dequantized values.
+LowRankTensor random_quantized_low_rank(std::string name, std::int64_t rows, std::int64_t cols, std::int64_t rank,
+                                        int bits, QuantStrategy strategy, std::int64_t group_size, double pruned,
+                                        std::uint64_t seed);
+
 /// A model with one tensor of each kind: dense biases, a dense weight holding one NaN and
 /// two infinities ("nan.weight"), 8-bit per-row symmetric ("q8.weight"), 4-bit groups of
 /// 32 asymmetric with a partial last group ("q4.weight"), 3-bit per-row with 80% of its

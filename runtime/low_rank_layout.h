@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/compressed_layout.h"
+#include "runtime/compressed_grouping.h"
 #include "support/expected.h"
 
 namespace kmr::runtime {

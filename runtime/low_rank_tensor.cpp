@@ -1,6 +1,8 @@
 // Low-rank factor pairs: validation, their exact product, and their stored form.
 #include "runtime/low_rank_tensor.h"
 
+#include <cstring>
+
 #include "runtime/quantized_tensor.h"
 #include "runtime/tensor_info.h"
 
@@ -19,8 +21,10 @@ std::string factor_name(const std::string& weight, char factor) {
 
 namespace {
 
-kmr::Status validate_factor(const LowRankTensor& t, const QuantizedTensor& q, char factor, std::int64_t rows,
-                            std::int64_t cols) {
+// u and v are what forward passes and meters use, the quantized factors what is stored:
+// they must be the same numbers.
+kmr::Status validate_factor(const LowRankTensor& t, const QuantizedTensor& q, const std::vector<float>& values,
+                            char factor, std::int64_t rows, std::int64_t cols) {
   if (q.name != factor_name(t.name, factor)) {
     return tensor_error(t, std::string("quantized factor ") + static_cast<char>(factor - 'a' + 'A') + " is named '" +
                                q.name + "', not '" + factor_name(t.name, factor) + "'");
@@ -29,7 +33,14 @@ kmr::Status validate_factor(const LowRankTensor& t, const QuantizedTensor& q, ch
     return tensor_error(t, "quantized factor '" + q.name + "' is not " + std::to_string(rows) + " x " +
                                std::to_string(cols));
   }
-  return validate(q);
+  if (kmr::Status ok = validate(q); !ok) return ok;
+  const std::vector<float> decoded = dequantize(q);
+  if (decoded.size() != values.size() ||
+      (!decoded.empty() && std::memcmp(decoded.data(), values.data(), decoded.size() * sizeof(float)) != 0)) {
+    return tensor_error(t, std::string("factor ") + static_cast<char>(factor - 'a' + 'A') +
+                               " does not hold the dequantized values of '" + q.name + "'");
+  }
+  return kmr::Status::success();
 }
 
 }  // namespace
@@ -59,8 +70,8 @@ kmr::Status validate(const LowRankTensor& t) {
     return tensor_error(t, "one factor is quantized and the other is not");
   }
   if (t.u_quantized) {
-    if (kmr::Status ok = validate_factor(t, *t.u_quantized, 'u', t.rows, t.rank); !ok) return ok;
-    if (kmr::Status ok = validate_factor(t, *t.v_quantized, 'v', t.rank, t.cols); !ok) return ok;
+    if (kmr::Status ok = validate_factor(t, *t.u_quantized, t.u, 'u', t.rows, t.rank); !ok) return ok;
+    if (kmr::Status ok = validate_factor(t, *t.v_quantized, t.v, 'v', t.rank, t.cols); !ok) return ok;
   }
   return kmr::Status::success();
 }

@@ -36,7 +36,8 @@ std::string factor_name(const std::string& weight, char factor);
 
 /// Checks a "<module>.weight" name, non-negative dimensions whose products fit, a value
 /// dtype, and factor sizes; quantized factors come in pairs, validate, are named
-/// factor_name(), and have the factors' shapes. Messages name the tensor.
+/// factor_name(), have the factors' shapes, and dequantize to exactly u and v. Messages
+/// name the tensor.
 kmr::Status validate(const LowRankTensor& t);
 
 /// The dense rows x cols product, computed so that every engine gets the same bits:

@@ -362,6 +362,11 @@ TEST_SUITE("compressed_roundtrip") {
           rt::testing::random_quantized_low_rank("lr.weight", 6, 9, 3, c.bits, c.strategy, c.group, c.pruned, 11);
       REQUIRE(rt::validate(l).ok());
       CHECK(rt::encoded_bytes(l) == rt::encoded_bytes(*l.u_quantized) + rt::encoded_bytes(*l.v_quantized));
+      // The floats the meters use must be the stored codes' values.
+      rt::LowRankTensor drifted = l;
+      drifted.v[0] += 1.0f;
+      CHECK(rt::validate(drifted).error().message.find("factor V does not hold the dequantized values") !=
+            std::string::npos);
 
       rt::testing::TempDir dir;
       rt::CompressedModel model;

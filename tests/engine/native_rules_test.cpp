@@ -23,6 +23,22 @@ std::unique_ptr<driver::Compilation> compile_with_natives(const std::string& bod
   return test::compile_policy("import \"std/lowrank\";\nimport \"std/distill\";\n" + body);
 }
 
+// A program with native rules, evaluated on the JIT, its training progress captured.
+struct Evaluation {
+  std::unique_ptr<driver::Compilation> compilation;
+  ModelStore store;
+  KnobSpace space;
+  std::ostringstream progress;
+  std::unique_ptr<TrialEvaluator> evaluator;
+
+  explicit Evaluation(const std::string& body) : compilation(compile_with_natives(body)) {
+    space = build_knob_space(compilation->program).value();
+    evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space,
+                                       test::jit_kernels(), nullptr, &progress)
+                    .value();
+  }
+};
+
 TEST_CASE("lowrank stores two factors, counted by the meters, and full rank reproduces the weight") {
   auto compilation = compile_with_natives(
       "knob rank : int in {8, 128} = 128;\n"
@@ -105,7 +121,7 @@ TEST_CASE("a kernel after lowrank transforms each factor; the quantized factors 
 
 TEST_CASE("distill trains a student whose tensors the next rules transform; results are cached per knob values") {
   if (!have_data()) return;
-  auto compilation = compile_with_natives(
+  Evaluation e(
       "data train = fashion_mnist(\"train\", limit = 4000);\n"
       "data test = fashion_mnist(\"test\", limit = 1000);\n"
       "knob width : int in {16, 32} = 32;\n"
@@ -114,27 +130,21 @@ TEST_CASE("distill trains a student whose tensors the next rules transform; resu
       "pipeline small = base |> student |> quant;\n"
       "meter size : bytes = encoded_size(small);\n"
       "meter acc : ratio = top1(small, test);\n");
-  ModelStore store;
-  KnobSpace space = build_knob_space(compilation->program).value();
-  std::ostringstream progress;
-  auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space,
-                                          test::jit_kernels(), nullptr, &progress)
-                       .value();
-  auto wide = evaluator->materialize("small", space.defaults());
+  auto wide = e.evaluator->materialize("small", e.space.defaults());
   REQUIRE(wide.ok());
   // Training shows each epoch on the progress stream, one redrawn line.
-  CHECK(progress.str().find("rule 'student': epoch 1/2, loss ") != std::string::npos);
-  CHECK(progress.str().find("rule 'student': epoch 2/2, loss ") != std::string::npos);
-  CHECK(progress.str().find("\r\x1b[K") != std::string::npos);
+  CHECK(e.progress.str().find("rule 'student': epoch 1/2, loss ") != std::string::npos);
+  CHECK(e.progress.str().find("rule 'student': epoch 2/2, loss ") != std::string::npos);
+  CHECK(e.progress.str().find("\r\x1b[K") != std::string::npos);
   CHECK(wide->find("fc1.weight")->shape == std::vector<int64_t>{64, 784});
   CHECK(wide->find("fc2.weight")->shape == std::vector<int64_t>{32, 64});
   CHECK(wide->find("fc3.weight")->encoding == Encoding::Quantized);
-  auto trial = evaluator->evaluate(space.defaults());
+  auto trial = e.evaluator->evaluate(e.space.defaults());
   REQUIRE(trial.ok());
   CHECK(*trial->meter("acc") > 0.6);  // two epochs on 4000 images: far above chance (0.1)
-  Configuration narrow = space.defaults();
+  Configuration narrow = e.space.defaults();
   narrow[0] = 0;
-  auto thin = evaluator->materialize("small", narrow);
+  auto thin = e.evaluator->materialize("small", narrow);
   REQUIRE(thin.ok());
   CHECK(thin->find("fc2.weight")->shape == std::vector<int64_t>{16, 32});
   CHECK(encoded_size(*thin) < encoded_size(*wide));
@@ -142,7 +152,7 @@ TEST_CASE("distill trains a student whose tensors the next rules transform; resu
 
 TEST_CASE("lora adds adapters beside the base and recovers accuracy lost to 2-bit weights") {
   if (!have_data()) return;
-  auto compilation = compile_with_natives(
+  Evaluation e(
       "data train = fashion_mnist(\"train\", limit = 4000);\n"
       "data test = fashion_mnist(\"test\", limit = 1000);\n"
       "rule quant = quantize(2) on base.match(\"fc*.weight\");\n"
@@ -151,20 +161,14 @@ TEST_CASE("lora adds adapters beside the base and recovers accuracy lost to 2-bi
       "pipeline tuned = base |> quant |> adapt;\n"
       "meter before : ratio = top1(q, test);\n"
       "meter after : ratio = top1(tuned, test);\n");
-  ModelStore store;
-  KnobSpace space = build_knob_space(compilation->program).value();
-  std::ostringstream progress;
-  auto evaluator = TrialEvaluator::create(compilation->program, *compilation->modules.front(), store, space,
-                                          test::jit_kernels(), nullptr, &progress)
-                       .value();
-  auto tuned = evaluator->materialize("tuned", space.defaults());
+  auto tuned = e.evaluator->materialize("tuned", e.space.defaults());
   REQUIRE(tuned.ok());
-  CHECK(progress.str().find("rule 'adapt': step 150/150, loss ") != std::string::npos);
+  CHECK(e.progress.str().find("rule 'adapt': step 150/150, loss ") != std::string::npos);
   CHECK(tuned->find("fc1.weight")->encoding == Encoding::Quantized);
   REQUIRE(tuned->find("fc1.lora_A.weight") != nullptr);
   CHECK(tuned->find("fc1.lora_A.weight")->shape == std::vector<int64_t>{4, 784});
   CHECK(tuned->find("fc1.lora_B.weight")->shape == std::vector<int64_t>{256, 4});
-  auto trial = evaluator->evaluate(space.defaults());
+  auto trial = e.evaluator->evaluate(e.space.defaults());
   REQUIRE(trial.ok());
   CHECK(*trial->meter("after") > *trial->meter("before"));
 }

@@ -2,7 +2,6 @@
 #include "compiler/codegen/rank_select.h"
 
 #include <algorithm>
-#include <array>
 
 namespace kmr::codegen {
 namespace {
@@ -25,32 +24,39 @@ int64_t select_small(const T* v, int64_t n, int64_t k) {
 }
 
 template <class T, class Key>
-int64_t select_radix(const T* v, int64_t n, int64_t k, std::vector<Key>& keys, std::vector<Key>& cand) {
-  constexpr int kBits = sizeof(T) * 8;
+int64_t select_radix(const T* v, int64_t n, int64_t k, std::vector<Key>& keys, std::vector<Key>& cand,
+                     std::vector<int64_t>& hist) {
+  constexpr int kBits = sizeof(Key) * 8;
+  // Wide digits halve the passes over large inputs; their histogram (512 KB) would cost
+  // more than the passes it saves on small ones (a row's or a group's quantile).
+  const int digit = n >= (int64_t{1} << 16) ? 16 : 8;
+  const Key digit_mask = static_cast<Key>((Key{1} << digit) - 1);
   keys.resize(n);
   Key lowest = ~Key{0}, highest = 0;
   for (int64_t i = 0; i < n; ++i) {
-    keys[i] = rank_key(v[i]);
-    lowest = std::min(lowest, keys[i]);
-    highest = std::max(highest, keys[i]);
+    Key key = rank_key(v[i]);
+    keys[i] = key;
+    lowest = std::min(lowest, key);
+    highest = std::max(highest, key);
   }
-  // 1. The key of rank k, a byte at a time from the first byte where keys differ (the
-  //    bytes above it are the common prefix): `below` counts the units with smaller keys.
-  int shift = 0;
-  while (shift + 8 < kBits && ((lowest ^ highest) >> (shift + 8)) != 0) shift += 8;
-  Key prefix = shift + 8 >= kBits ? 0 : static_cast<Key>(lowest & ~((uint64_t{1} << (shift + 8)) - 1));
+  // 1. The key of rank k, a digit at a time from the first digit where keys differ (the
+  //    digits above it are the common prefix): `below` counts the units with smaller keys.
+  int shift = kBits - digit;
+  while (shift > 0 && ((lowest ^ highest) >> shift) == 0) shift -= digit;
+  Key prefix = shift + digit >= kBits ? 0 : static_cast<Key>(lowest & ~((Key{1} << (shift + digit)) - 1));
   int64_t below = 0;
   bool first = true;
-  for (; lowest != highest && shift >= 0; shift -= 8, first = false) {
-    std::array<int64_t, 256> hist{};
+  for (; lowest != highest && shift >= 0; shift -= digit, first = false) {
+    hist.assign(size_t{1} << digit, 0);
     const std::vector<Key>& from = first ? keys : cand;
-    for (Key key : from) ++hist[(key >> shift) & 255];
-    int bucket = 0;
+    for (Key key : from) ++hist[(key >> shift) & digit_mask];
+    size_t bucket = 0;
     while (below + hist[bucket] <= k) below += hist[bucket++];
     prefix |= static_cast<Key>(static_cast<Key>(bucket) << shift);
-    auto in_bucket = [&](Key key) { return ((key >> shift) & 255) == static_cast<Key>(bucket); };
+    auto in_bucket = [&](Key key) { return ((key >> shift) & digit_mask) == static_cast<Key>(bucket); };
     if (first) {
       cand.clear();
+      cand.reserve(static_cast<size_t>(hist[bucket]));
       for (Key key : keys)
         if (in_bucket(key)) cand.push_back(key);
     } else {
@@ -68,11 +74,11 @@ int64_t select_radix(const T* v, int64_t n, int64_t k, std::vector<Key>& keys, s
 }  // namespace
 
 int64_t select_rank(const float* v, int64_t n, int64_t k, SelectScratch& scratch) {
-  return n <= kSmall ? select_small(v, n, k) : select_radix(v, n, k, scratch.keys32, scratch.candidates32);
+  return n <= kSmall ? select_small(v, n, k) : select_radix(v, n, k, scratch.keys32, scratch.candidates32, scratch.histogram);
 }
 
 int64_t select_rank(const double* v, int64_t n, int64_t k, SelectScratch& scratch) {
-  return n <= kSmall ? select_small(v, n, k) : select_radix(v, n, k, scratch.keys64, scratch.candidates64);
+  return n <= kSmall ? select_small(v, n, k) : select_radix(v, n, k, scratch.keys64, scratch.candidates64, scratch.histogram);
 }
 
 }  // namespace kmr::codegen

@@ -12,18 +12,21 @@ namespace kmr::codegen {
 /// increasing order with -0 equal to +0, then every NaN (equal to each other), so that
 /// ties between equal keys are broken by position exactly as the interpreter breaks them.
 inline uint32_t rank_key(float x) {
+  // Branch-free (selects, not jumps), so that loops computing keys vectorize.
   uint32_t bits;
-  if (x == 0) return 0x80000000u;
-  if (x != x) return 0xffc00000u;  // above +inf (0xff800000)
   std::memcpy(&bits, &x, sizeof bits);
-  return (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  uint32_t magnitude = bits & 0x7fffffffu;
+  uint32_t key = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  key = magnitude == 0 ? 0x80000000u : key;
+  return magnitude > 0x7f800000u ? 0xffc00000u : key;  // above +inf (0xff800000)
 }
 inline uint64_t rank_key(double x) {
   uint64_t bits;
-  if (x == 0) return 0x8000000000000000ull;
-  if (x != x) return 0xfff8000000000000ull;
   std::memcpy(&bits, &x, sizeof bits);
-  return (bits & 0x8000000000000000ull) ? ~bits : (bits | 0x8000000000000000ull);
+  uint64_t magnitude = bits & 0x7fffffffffffffffull;
+  uint64_t key = (bits & 0x8000000000000000ull) ? ~bits : (bits | 0x8000000000000000ull);
+  key = magnitude == 0 ? 0x8000000000000000ull : key;
+  return magnitude > 0x7ff0000000000000ull ? 0xfff8000000000000ull : key;
 }
 
 /// The signed key the generated code uses for max and min (order-preserving for every
@@ -55,11 +58,13 @@ inline double from_signed_key(int64_t key) {
 struct SelectScratch {
   std::vector<uint32_t> keys32, candidates32;  // for floats
   std::vector<uint64_t> keys64, candidates64;  // for doubles
+  std::vector<int64_t> histogram;
 };
 
 /// The index of the unit at 0-based rank k (0 <= k < n) among v[0..n) ordered by
-/// (rank_key, index). Small inputs by counting, larger ones by a radix select on 8 bits at
-/// a time followed by one scan in index order for the tie; O(n), never a sort.
+/// (rank_key, index). Small inputs by counting, larger ones by a radix select (8 bits at a
+/// time, 16 from 65,536 units on) followed by one scan in index order for the tie; O(n),
+/// never a sort.
 int64_t select_rank(const float* v, int64_t n, int64_t k, SelectScratch& scratch);
 int64_t select_rank(const double* v, int64_t n, int64_t k, SelectScratch& scratch);
 

@@ -59,5 +59,32 @@ TEST_CASE("select_rank finds the unit at every rank, ties broken by position") {
   CHECK(codegen::signed_key(-0.0f) < codegen::signed_key(0.0f));
 }
 
+TEST_CASE("select_rank on large inputs (16-bit digits) agrees with a sort at sampled ranks") {
+  std::mt19937_64 rng(5);
+  std::normal_distribution<double> normal;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const int64_t n = (int64_t{1} << 16) + 37;
+  std::vector<float> gauss(n), ties(n);
+  std::vector<double> wide(n);
+  for (int64_t i = 0; i < n; ++i) {
+    gauss[i] = static_cast<float>(normal(rng));
+    const float pool[] = {0.0f, -0.0f, 1.0f, -1.0f, 1.0000001f, nan};
+    ties[i] = pool[rng() % 6];
+    wide[i] = rng() % 4 == 0 ? -0.0 : normal(rng) * 1e-300;
+  }
+  codegen::SelectScratch scratch;
+  auto check = [&](const auto& v) {
+    auto order = sorted_by_rank(v);
+    for (int64_t k : {int64_t{0}, int64_t{1}, n / 3, n / 2, n - 2, n - 1})
+      for (int64_t at : {k, (k * 7919 + 13) % n}) {
+        CAPTURE(at);
+        REQUIRE(codegen::select_rank(v.data(), n, at, scratch) == order[at]);
+      }
+  };
+  check(gauss);
+  check(ties);
+  check(wide);
+}
+
 }  // namespace
 }  // namespace kmr::test

@@ -40,6 +40,10 @@ class SweepEmitter {
   void emit(const std::string& name);
 
  private:
+  // Columns per chunk of a sweep that prefetches the next row (see emit).
+  static constexpr int64_t kPrefetchBlock = 256;
+  llvm::BasicBlock* prefetch_next_row(Value* c0, Value* end, llvm::BasicBlock* next);
+
   // Types and constants.
   llvm::Type* f32() { return b_.getFloatTy(); }
   llvm::Type* f64() { return b_.getDoubleTy(); }
@@ -277,8 +281,16 @@ Value* SweepEmitter::emit_RankCmp(int id) {
   Value* x = operand_value(x_id);
   Value* kvalue = coarse(q_id, false);
   if (x->getType()->isFloatTy()) kvalue = b_.CreateFPTrunc(kvalue, f32());  // exact: one of x's values
-  Value* kpos = coarse(q_id, true);
-  Value* pos = quantile.grouping.kind == kir::Grouping::Kind::All ? b_.CreateAdd(row_base_, c_) : c_;
+  // Positions compare as columns of this row, in 32 bits (the executor refuses longer
+  // rows): the selected unit's position is moved into the row's frame and clamped to
+  // [-1, cols], which keeps every comparison with a column c in [0, cols). A vector of
+  // 64-bit positions per element costs the loop more than all its arithmetic.
+  Value* kcol = coarse(q_id, true);
+  if (quantile.grouping.kind == kir::Grouping::Kind::All) kcol = b_.CreateSub(kcol, row_base_);
+  kcol = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, kcol, i64c(-1));
+  kcol = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, kcol, cols_);
+  Value* kpos = b_.CreateTrunc(kcol, i32());
+  Value* pos = b_.CreateTrunc(c_, i32());
   Value* equal = b_.CreateFCmpOEQ(x, kvalue);
   Value* above = b_.CreateOr(b_.CreateFCmpOGT(x, kvalue), b_.CreateAnd(equal, b_.CreateICmpSGT(pos, kpos)));
   Value* at = b_.CreateAnd(equal, b_.CreateICmpEQ(pos, kpos));
@@ -393,6 +405,26 @@ void SweepEmitter::write_output() {
   b_.CreateStore(byte, b_.CreateInBoundsGEP(b_.getInt8Ty(), out_, c_));
 }
 
+// Prefetches (for reading, into L2) the cache lines of the next row's columns [c0, end),
+// then branches to `next`; returns the block that does.
+llvm::BasicBlock* SweepEmitter::prefetch_next_row(Value* c0, Value* end, llvm::BasicBlock* next) {
+  constexpr int64_t kFloatsPerLine = 16;
+  auto* from = b_.GetInsertBlock();
+  auto* fetch = llvm::BasicBlock::Create(ctx_, "prefetch", fn_);
+  b_.CreateBr(fetch);
+  b_.SetInsertPoint(fetch);
+  auto* c = b_.CreatePHI(i64(), 2);
+  c->addIncoming(c0, from);
+  // Past the last row this points beyond the tensor: prefetches never fault.
+  Value* ahead = b_.CreateGEP(f32(), in_, b_.CreateAdd(c, cols_));
+  b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {ahead->getType()},
+                     {ahead, b_.getInt32(0), b_.getInt32(2), b_.getInt32(1)});
+  Value* next_line = b_.CreateAdd(c, i64c(kFloatsPerLine));
+  c->addIncoming(next_line, fetch);
+  b_.CreateCondBr(b_.CreateICmpSLT(next_line, end), fetch, next);
+  return fetch;
+}
+
 void SweepEmitter::emit(const std::string& name) {
   auto* ptr = llvm::PointerType::getUnqual(ctx_);
   std::vector<llvm::Type*> params{ptr, ptr, ptr, ptr, ptr, ptr, ptr, i64(), ptr};
@@ -478,16 +510,26 @@ void SweepEmitter::emit(const std::string& name) {
     Value* boundary = b_.CreateMul(b_.CreateAdd(group_index_[k], i64c(1)), size);
     end = b_.CreateSelect(b_.CreateICmpSLT(boundary, end), boundary, end);
   }
-  b_.CreateBr(inner);
+  // A later sweep of a pass reads its row from cache (the first sweep brought it in), so
+  // its loop is bound by arithmetic while the memory bus idles: it prefetches the next
+  // row, a block of columns at a time, so that the next row's first sweep finds it cached.
+  llvm::BasicBlock* into_inner = chunk_body_;
+  if (plan_.sweep > 0 && !diag_) {
+    Value* block_end = b_.CreateAdd(c0, i64c(kPrefetchBlock));
+    end = b_.CreateSelect(b_.CreateICmpSLT(block_end, end), block_end, end);
+    into_inner = prefetch_next_row(c0, end, inner);
+  } else {
+    b_.CreateBr(inner);
+  }
 
   // Inner loop over the chunk's columns: one element per iteration, no branches.
   b_.SetInsertPoint(inner);
   auto* c = b_.CreatePHI(i64(), 2, "c");
-  c->addIncoming(c0, chunk_body_);
+  c->addIncoming(c0, into_inner);
   c_ = c;
   for (auto& acc : accs_) {
     acc.inner_phi = b_.CreatePHI(acc.type, 2);
-    acc.inner_phi->addIncoming(acc.group ? acc.identity : acc.chunk_phi, chunk_body_);
+    acc.inner_phi->addIncoming(acc.group ? acc.identity : acc.chunk_phi, into_inner);
     acc.current = acc.inner_phi;
   }
   if (plan_.check_input && !diag_) {

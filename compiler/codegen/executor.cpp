@@ -35,6 +35,9 @@ std::optional<int64_t> RunState::first_bad_weight() const {
 
 Status RunState::prepare() {
   if (auto status = kir::check_params(kernel, params, in); !status) return status;
+  if (cols > std::numeric_limits<int32_t>::max())  // the generated code compares columns in 32 bits
+    return kir::run_error(kernel, in, fmt::format("a row of {} units is too long for the JIT (at most 2^31 - 1; --no-jit "
+                                                  "runs it)", cols));
   // 1. Group sizes, in the interpreter's order; bad weights are reported before them.
   size.assign(L.size_nodes.size(), 1);
   effective.assign(L.size_nodes.size(), 0);

@@ -16,6 +16,7 @@
 // per-row counts of that key locate the tie's row, and one row is read again for its column.
 #include <atomic>
 #include <cmath>
+#include <limits>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -56,30 +57,58 @@ void for_units(bool f64, const uint8_t* base, int64_t cols, F fn) {
   }
 }
 
-// Counts the units of v[0..n) whose keys are below lo; appends those in [lo, hi] (with
-// position base + index) to `out`. Four units at a time in 16-byte vectors (the width
-// every x86-64 and ARM64 has), on signed keys (rank_key with the top bit flipped: signed
-// vector compares exist everywhere, unsigned ones do not).
-int64_t scan_bracket_portable(const float* v, int64_t n, uint32_t lo, uint32_t hi, int64_t base,
-                              std::vector<Candidate>& out) {
+// The scan of a row's units against a bracket of keys [lo, hi]: units below lo are
+// counted, those inside appended with their positions (base + index) to `out`. When both
+// ends are numbers, a key is below lo exactly when the unit compares below lo's value as a
+// float (rank_key orders floats as `<` does, -0 with +0; NaN fails both comparisons and
+// lies above such a bracket), so the vector loops compare floats; `ahead`, when not null,
+// is the next row of the input, prefetched while this row is scanned from cache.
+struct Bracket {
+  uint32_t lo, hi;
+  float lo_value, hi_value;  // meaningful when `numeric`
+  bool numeric;
+  explicit Bracket(uint32_t lo, uint32_t hi) : lo(lo), hi(hi) {
+    constexpr uint32_t kNanKey = 0xffc00000u, kMinusInfKey = 0x007fffffu;
+    numeric = lo < kNanKey && hi < kNanKey;
+    lo_value = lo <= kMinusInfKey ? -std::numeric_limits<float>::infinity() : value_of(lo);
+    hi_value = hi <= kMinusInfKey ? -std::numeric_limits<float>::infinity() : value_of(hi);
+  }
+  static float value_of(uint32_t key) {  // the inverse of rank_key for the keys of numbers
+    uint32_t bits = (key & 0x80000000u) ? key & 0x7fffffffu : ~key;
+    float x;
+    std::memcpy(&x, &bits, sizeof x);
+    return x;
+  }
+};
+
+int64_t scan_bracket_scalar(const float* v, int64_t n, const Bracket& b, int64_t base, std::vector<Candidate>& out) {
+  int64_t below = 0;
+  for (int64_t c = 0; c < n; ++c) {
+    uint32_t key = rank_key(v[c]);
+    below += key < b.lo;
+    if (key >= b.lo && key <= b.hi) out.push_back({static_cast<double>(v[c]), base + c});
+  }
+  return below;
+}
+
+// Four units at a time in 16-byte vectors (the width every x86-64 and ARM64 has).
+int64_t scan_bracket_portable(const float* v, int64_t n, const Bracket& b, int64_t base, std::vector<Candidate>& out,
+                              const float* ahead) {
   int64_t below = 0, c = 0;
 #if defined(__GNUC__)
+  typedef float f32x4 __attribute__((vector_size(16)));
   typedef int32_t i32x4 __attribute__((vector_size(16)));
-  const int32_t slo = static_cast<int32_t>(lo ^ 0x80000000u), shi = static_cast<int32_t>(hi ^ 0x80000000u);
   while (c + 4 <= n) {
     // Lane counts stay far below 2^31: flushed every 2^24 units.
     i32x4 counts = {0, 0, 0, 0};
     int64_t end = std::min(n, c + (int64_t{1} << 24)) - 3;
     for (; c < end; c += 4) {
-      i32x4 u;
-      std::memcpy(&u, v + c, sizeof u);
-      // rank_key, branch-free: ±0 as +0, every NaN as one value above +inf.
-      i32x4 magnitude = u & 0x7fffffff;
-      i32x4 zero = magnitude == 0, nan = magnitude > 0x7f800000;
-      u = (u & ~zero & ~nan) | (nan & 0x7fc00000);
-      i32x4 key = u ^ ((u >> 31) & 0x7fffffff);
-      counts -= key < slo;
-      i32x4 inside = (key >= slo) & (key <= shi);
+      if (ahead && (c & 15) == 0) __builtin_prefetch(ahead + c, 0, 2);
+      f32x4 x;
+      std::memcpy(&x, v + c, sizeof x);
+      i32x4 lt = x < b.lo_value;
+      counts -= lt;
+      i32x4 inside = ~lt & (x <= b.hi_value);
       uint64_t lanes[2];
       std::memcpy(lanes, &inside, sizeof lanes);
       if ((lanes[0] | lanes[1]) == 0) continue;
@@ -89,37 +118,24 @@ int64_t scan_bracket_portable(const float* v, int64_t n, uint32_t lo, uint32_t h
     for (int i = 0; i < 4; ++i) below += counts[i];
   }
 #endif
-  for (; c < n; ++c) {
-    uint32_t key = rank_key(v[c]);
-    below += key < lo;
-    if (key >= lo && key <= hi) out.push_back({static_cast<double>(v[c]), base + c});
-  }
-  return below;
+  return below + scan_bracket_scalar(v + c, n - c, b, base + c, out);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
 // The same, eight units at a time, on CPUs with AVX2 (chosen at run time).
-__attribute__((target("avx2"))) int64_t scan_bracket_avx2(const float* v, int64_t n, uint32_t lo, uint32_t hi,
-                                                           int64_t base, std::vector<Candidate>& out) {
-  const __m256i slo = _mm256_set1_epi32(static_cast<int32_t>(lo ^ 0x80000000u));
-  const __m256i shi = _mm256_set1_epi32(static_cast<int32_t>(hi ^ 0x80000000u));
-  const __m256i low31 = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
-  const __m256i quiet_nan = _mm256_set1_epi32(0x7fc00000);
+__attribute__((target("avx2"))) int64_t scan_bracket_avx2(const float* v, int64_t n, const Bracket& b, int64_t base,
+                                                           std::vector<Candidate>& out, const float* ahead) {
+  const __m256 lo = _mm256_set1_ps(b.lo_value), hi = _mm256_set1_ps(b.hi_value);
   int64_t below = 0, c = 0;
   while (c + 8 <= n) {
     __m256i counts = _mm256_setzero_si256();  // flushed every 2^24 units
     int64_t end = std::min(n, c + (int64_t{1} << 24)) - 7;
     for (; c < end; c += 8) {
-      __m256i u = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(v + c));
-      __m256i magnitude = _mm256_and_si256(u, low31);
-      __m256i zero = _mm256_cmpeq_epi32(magnitude, _mm256_setzero_si256());
-      __m256i nan = _mm256_cmpgt_epi32(magnitude, inf);
-      u = _mm256_or_si256(_mm256_andnot_si256(_mm256_or_si256(zero, nan), u), _mm256_and_si256(nan, quiet_nan));
-      __m256i key = _mm256_xor_si256(u, _mm256_and_si256(_mm256_srai_epi32(u, 31), low31));
-      __m256i lt = _mm256_cmpgt_epi32(slo, key);
-      counts = _mm256_sub_epi32(counts, lt);
-      __m256i outside = _mm256_or_si256(lt, _mm256_cmpgt_epi32(key, shi));
-      unsigned inside = ~static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(outside))) & 0xffu;
+      if (ahead && (c & 15) == 0) _mm_prefetch(reinterpret_cast<const char*>(ahead + c), _MM_HINT_T1);
+      __m256 x = _mm256_loadu_ps(v + c);
+      __m256 lt = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+      counts = _mm256_sub_epi32(counts, _mm256_castps_si256(lt));
+      unsigned inside = static_cast<unsigned>(_mm256_movemask_ps(_mm256_andnot_ps(lt, _mm256_cmp_ps(x, hi, _CMP_LE_OQ))));
       for (; inside; inside &= inside - 1) {
         int i = __builtin_ctz(inside);
         out.push_back({static_cast<double>(v[c + i]), base + c + i});
@@ -129,16 +145,18 @@ __attribute__((target("avx2"))) int64_t scan_bracket_avx2(const float* v, int64_
     _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), counts);
     for (int32_t lane : lanes) below += lane;
   }
-  return below + scan_bracket_portable(v + c, n - c, lo, hi, base + c, out);
+  return below + scan_bracket_scalar(v + c, n - c, b, base + c, out);
 }
 #endif
 
-int64_t scan_bracket(const float* v, int64_t n, uint32_t lo, uint32_t hi, int64_t base, std::vector<Candidate>& out) {
+int64_t scan_bracket(const float* v, int64_t n, const Bracket& b, int64_t base, std::vector<Candidate>& out,
+                     const float* ahead) {
+  if (!b.numeric) return scan_bracket_scalar(v, n, b, base, out);
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) return scan_bracket_avx2(v, n, lo, hi, base, out);
+  if (avx2) return scan_bracket_avx2(v, n, b, base, out, ahead);
 #endif
-  return scan_bracket_portable(v, n, lo, hi, base, out);
+  return scan_bracket_portable(v, n, b, base, out, ahead);
 }
 
 }  // namespace
@@ -215,8 +233,9 @@ void RunState::select_row(GlobalSelect& g, int64_t row, Worker& w, int64_t task)
       if (key >= g.lo && key <= g.hi) found.push_back({v, row * cols + c});
     });
   } else {
-    g.below[task] += scan_bracket(reinterpret_cast<const float*>(base), cols, static_cast<uint32_t>(g.lo),
-                                  static_cast<uint32_t>(g.hi), row * cols, found);
+    const float* next_row = row + 1 < rows ? in.data + (row + 1) * cols : nullptr;
+    g.below[task] += scan_bracket(reinterpret_cast<const float*>(base), cols,
+                                  Bracket(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi)), row * cols, found, next_row);
   }
   if (g.collected += static_cast<int64_t>(found.size() - before); g.collected > candidate_cap.load()) g.overflow = true;
 }
@@ -245,6 +264,7 @@ void RunState::select_over_all(int id) {
     rank = std::min(rank, m - 1);
     std::vector<double> values;
     std::vector<float> values32;  // f32 scratch: selected on 32-bit keys
+    (info.scratch_f64 ? values.reserve(m) : values32.reserve(m));
     for (const auto& part : found)
       for (const auto& c : part) {
         if (info.scratch_f64) values.push_back(c.value);

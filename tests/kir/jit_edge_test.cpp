@@ -166,8 +166,19 @@ TEST_CASE("the exact quantile's sampled bracket: hits, misses and overflows all 
   for (int64_t r = 0; r < 320; ++r)
     for (int64_t c = 0; c < 20; ++c) skewed[r * 20 + c] *= r % 5 == 0 ? 0.001f : 100.0f;
   std::vector<float> zeros(320 * 20, 0.0f);  // every unit in the bracket: too many candidates
+  // Signed units (a quantile of w, not of |w|): brackets with negative ends, and signed
+  // zeros, which rank as equals.
+  std::vector<float> signed_zeros(320 * 20);
+  for (size_t i = 0; i < signed_zeros.size(); ++i) {
+    const float pool[] = {-0.0f, 0.0f, -1.0f, 1.0f, 0.5f, -0.0f};
+    signed_zeros[i] = pool[(i * 7 + i / 13) % 6];
+  }
+  auto ranks = kernel_named(kKernels, "ranks");
   for (double s : {0.0, 0.2, 0.5, 0.9, 1.0})
-    for (const auto* w : {&gauss, &ties, &skewed, &zeros}) run_both(prune, view(*w, 320, 20), {s});
+    for (const auto* w : {&gauss, &ties, &skewed, &zeros, &signed_zeros}) {
+      run_both(prune, view(*w, 320, 20), {s});
+      run_both(ranks, view(*w, 320, 20), {s});
+    }
   auto fused = kernel_named(std::string(kStd()) + R"(model base = load("m.safetensors", arch = mlp(act = relu));
 rule p = magnitude_prune(50%) on base.match("fc*.weight");
 rule q = quantize(8) on base.match("fc*.weight");
@@ -225,6 +236,12 @@ pipeline small = base |> p |> q;
     REQUIRE_FALSE(a.ok());
     REQUIRE_FALSE(b.ok());
     CHECK(b.error().message.find("log of a negative number") != std::string::npos);
+  }
+  SUBCASE("a row longer than the generated code's 32-bit columns: an error before any weight is read") {
+    kir::TensorView huge{"fc1.weight", w.data(), 1, int64_t{1} << 31};
+    auto result = test_jit().run(prune, huge, {0.5});
+    REQUIRE_FALSE(result.ok());
+    CHECK(result.error().message.find("too long for the JIT") != std::string::npos);
   }
 }
 

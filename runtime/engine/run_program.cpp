@@ -243,12 +243,11 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
   if (chosen)
     for (const auto& [knob, value] : knob_text(space, chosen->config)) out << fmt::format("  knob {:<19} {:>16}\n", knob, value);
 
-  out << kernel_summary(**kernels) << "\n";
-
   auto report = make_report(compilation.sources.file(0).path, policy_name, space, *baseline, *outcome);
-  report["kernels"] = kernel_report(**kernels);
-  // The report is written last, so its run time covers the saves too.
+  // The report is written last, so its run time and kernel statistics cover the saves too
+  // (a policy without meters runs its kernels only there).
   auto finish_report = [&]() -> Status {
+    report["kernels"] = kernel_report(**kernels);
     report["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (options.report_out != nullptr) *options.report_out = report;
     if (report_path.empty()) return Status::success();
@@ -290,13 +289,14 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
       for (const auto& [knob, value] : knob_text(space, closest->config)) knobs += fmt::format(" {}={}", knob, value);
       out << fmt::format(" The closest trial ({}) misses:{}", knobs, missed);
     }
-    out << "\n";
+    out << "\n" << kernel_summary(**kernels) << "\n";
     if (auto status = finish_report(); !status) return status.error();
     return kRunInfeasible;
   }
 
   runtime::Provenance provenance{options.kmrc_version, script_hash(compilation), knob_text(space, chosen->config)};
   report["saved"] = nlohmann::ordered_json::array();
+  std::string saved_lines;  // after the kernel summary, which counts the saves' kernels
   for (const auto* save : saves) {
     const auto* model = save->model->as<ast::NameExpr>();
     if (model == nullptr) return Error{"save names a model or pipeline"};
@@ -304,9 +304,10 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
     if (!materialized) return materialized.error();
     if (auto status = make_parent_directories(save->path); !status) return status.error();
     if (auto status = save_model(save->path, *materialized, provenance); !status) return status.error();
-    out << fmt::format("saved {} to {}\n", model->name, save->path);
+    saved_lines += fmt::format("saved {} to {}\n", model->name, save->path);
     report["saved"].push_back(saved_json(model->name, save->path, *materialized));
   }
+  out << kernel_summary(**kernels) << "\n" << saved_lines;
   if (auto status = finish_report(); !status) return status.error();
   if (!report_path.empty()) out << fmt::format("report written to {}\n", report_path);
   return kRunFeasible;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "engine_fixture.h"
@@ -225,6 +226,21 @@ TEST_CASE("the same script gives the same report and byte-identical files; a sec
   CHECK(first["disk_cache_writes"] == first["compiled"]);
   CHECK(second["compiled"] == 0);
   CHECK(second["disk_cache_hits"] == first["compiled"]);
+}
+
+TEST_CASE("the kernel statistics count the kernels the saves run") {
+  // Without meters the search runs no kernel: the save is the first to compile one.
+  std::string dir = temp_dir();
+  auto compilation = test::compile_policy("rule quant = quantize(8) on base.match(\"fc*.weight\");\n"
+                                          "pipeline q = base |> quant;\n"
+                                          "save q to \"" + dir + "/out/q.safetensors\";\n"
+                                          "report to \"" + dir + "/out/q.json\";\n");
+  std::ostringstream out;
+  REQUIRE(run_program(*compilation, options_in(dir), out).value() == kRunFeasible);
+  auto kernels = nlohmann::json::parse(read_file(dir + "/out/q.json"))["kernels"];
+  CHECK(kernels["compiled"].get<int>() >= 1);
+  CHECK(out.str().find(fmt::format("; {} compiled,", kernels["compiled"].get<int>())) != std::string::npos);
+  CHECK(out.str().find("kernels: ") < out.str().find("saved q to"));
 }
 
 TEST_CASE("--no-jit runs the interpreter and saves the same bytes as the JIT") {

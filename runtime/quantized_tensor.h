@@ -3,6 +3,7 @@
 // layouts, or our sparse-quantized one when most codes equal their zero point (pruned).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -73,6 +74,11 @@ class ScaleUnits {
     }
     return row * groups_ + col / group_size_;
   }
+  /// The column after the last one sharing col's scale unit in a row of `cols`.
+  std::int64_t run_end(std::int64_t col, std::int64_t cols) const {
+    if (strategy_ != QuantStrategy::Group) return cols;
+    return std::min(cols, (col / group_size_ + 1) * group_size_);
+  }
 
  private:
   QuantStrategy strategy_;
@@ -97,6 +103,12 @@ std::int64_t stored_code_count(const QuantizedTensor& q);
 /// Encoding::PackQuantized (2-7 bits). Costs one pass over the codes (none when even an
 /// all-zero-point tensor would not be smaller sparse). Precondition: validate(q) succeeds.
 Encoding stored_encoding(const QuantizedTensor& q);
+
+/// Elements whose dequantized value is not 0 (NaN counts as not 0), without decoding:
+/// codes other than their unit's zero point times a finite non-zero scale (an integer of
+/// magnitude at least 1 times it cannot round to 0), and every element of a unit whose
+/// scale is not finite (0 × inf is NaN). Precondition: validate(q) succeeds.
+std::int64_t nonzero_count(const QuantizedTensor& q);
 
 /// The stored tensors, with p = the name without ".weight" (docs/format.md §3):
 ///  IntQuantized (bits == 8): p.weight I8 (the codes, shape as the dense tensor),

@@ -3,6 +3,7 @@
 #include "runtime/engine/pipeline_runner.h"
 
 #include <chrono>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -73,9 +74,12 @@ Expected<runtime::QuantizedTensor> to_quantized(const kir::KernelOutput& out, co
       break;
   }
   int offset = out.codes_signed ? 0 : 1 << (out.bits - 1);
-  q.codes.reserve(out.codes.size());
-  for (uint8_t code : out.codes)
-    q.codes.push_back(static_cast<int8_t>(out.codes_signed ? static_cast<int8_t>(code) : int(code) - offset));
+  q.codes.resize(out.codes.size());
+  const uint8_t* from = out.codes.data();
+  int8_t* to = q.codes.data();
+  if (out.codes_signed) std::memcpy(to, from, out.codes.size());  // two's complement bytes
+  else
+    for (size_t i = 0; i < out.codes.size(); ++i) to[i] = static_cast<int8_t>(int(from[i]) - offset);
   q.scales = out.scales;
   for (float zero : out.zeros) {
     long shifted = std::lround(zero) - offset;
@@ -293,13 +297,13 @@ Expected<TensorResult> PipelineRunner::run_kernel(const Step& step, const Tensor
   StoredTensor shape_of{input.name, stored ? stored->dtype : runtime::DType::F32, input.shape, {}, {}};
   auto quantized = to_quantized(*out, shape_of);
   if (!quantized) return quantized.error();
-  auto values = std::make_shared<std::vector<float>>(runtime::dequantize(*quantized));
+  auto codes = std::make_shared<const runtime::QuantizedTensor>(std::move(*quantized));
   result.encoding = Encoding::Quantized;
-  result.encoded_bytes = runtime::encoded_bytes(*quantized);
-  result.nonzeros = count_nonzeros(*values);
-  result.values = std::move(values);
+  result.encoded_bytes = runtime::encoded_bytes(*codes);
+  result.nonzeros = runtime::nonzero_count(*codes);
+  result.values = TensorValues::decoded_on_use([codes] { return runtime::dequantize(*codes); });
   result.low_rank.reset();
-  result.quantized = std::make_shared<runtime::QuantizedTensor>(std::move(*quantized));
+  result.quantized = std::move(codes);
   return result;
 }
 

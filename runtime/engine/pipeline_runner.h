@@ -18,6 +18,7 @@
 #include "compiler/sema/checker.h"
 #include "runtime/engine/knob_space.h"
 #include "runtime/engine/rule_arguments.h"
+#include "runtime/engine/tensor_values.h"
 #include "runtime/engine/model_store.h"
 #include "runtime/dataset.h"
 #include "runtime/low_rank_tensor.h"
@@ -36,7 +37,7 @@ struct TensorResult {
   runtime::DType dtype = runtime::DType::F32;
   std::vector<int64_t> shape;
   Encoding encoding = Encoding::Dense;
-  std::shared_ptr<const std::vector<float>> values;      // the decoded values (float tensors)
+  TensorValues values;  // float tensors: the values (a quantized result decodes them on first use)
   std::shared_ptr<const std::vector<uint8_t>> raw;       // other dtypes, as stored (rules never touch them)
   std::shared_ptr<const runtime::QuantizedTensor> quantized;  // Quantized only
   std::shared_ptr<const runtime::LowRankTensor> low_rank;     // LowRank only

@@ -2,6 +2,9 @@
 // the layout's bytes, the per-tensor cache, and the weight meters.
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "engine_fixture.h"
 #include "runtime/engine/pipeline_runner.h"
 #include "runtime/engine/weight_meters.h"
@@ -88,6 +91,47 @@ TEST_CASE("quantized tensors are sized by the compressed layout, and 4 bits is a
   CHECK(e8 < e4);
   CHECK(e4 < 0.2);
   CHECK(e8 > 0);
+}
+
+TEST_CASE("a quantized result decodes its values on the first read, once for all its copies") {
+  Fixture f;
+  auto runner = f.runner("small");
+  auto model = runner->run(f.config(0.0, 4));
+  REQUIRE(model.ok());
+  const TensorResult* q = model->find("fc1.weight");
+  REQUIRE(static_cast<bool>(q->values));
+  CHECK(q->values.pending());  // sizing and saving need only the codes
+  TensorResult copy = *q;
+  CHECK(*copy.values == runtime::dequantize(*q->quantized));
+  CHECK_FALSE(q->values.pending());
+  int64_t nonzeros = 0;
+  for (float v : *q->values) nonzeros += v != 0.0f;
+  CHECK(q->nonzeros == nonzeros);
+  // The runner's cache holds the same result: a repeated trial finds it decoded.
+  auto again = runner->run(f.config(0.0, 4));
+  REQUIRE(again.ok());
+  CHECK_FALSE(again->find("fc1.weight")->values.pending());
+}
+
+TEST_CASE("values decoded on use: one decode however many threads read at once") {
+  std::atomic<int> decodes{0};
+  TensorValues values = TensorValues::decoded_on_use([&] {
+    ++decodes;
+    return std::vector<float>(1000, 0.5f);
+  });
+  TensorValues copy = values;
+  std::vector<std::thread> readers;
+  std::atomic<int> complete{0};
+  for (int t = 0; t < 4; ++t)
+    readers.emplace_back([&, t] {
+      const TensorValues& mine = t % 2 ? values : copy;
+      if (mine->size() == 1000 && (*mine)[999] == 0.5f) ++complete;
+    });
+  for (auto& reader : readers) reader.join();
+  CHECK(decodes == 1);
+  CHECK(complete == 4);
+  CHECK(values->size() == 1000);
+  CHECK_FALSE(static_cast<bool>(TensorValues()));
 }
 
 TEST_CASE("the JIT and the interpreter materialise the same model: codes, scales and sizes") {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -56,6 +57,12 @@ std::vector<float> expected_values(const rt::QuantizedTensor& q) {
     }
   }
   return out;
+}
+
+std::int64_t nonzeros_of(const std::vector<float>& values) {
+  std::int64_t n = 0;
+  for (float v : values) n += v != 0.0f;
+  return n;
 }
 
 // The two forms' sizes by the table of docs/format.md §9, and the form the writer must pick.
@@ -161,6 +168,7 @@ std::vector<rt::Encoding> check_quantized_round_trips(const std::vector<rt::Quan
 
     const std::vector<float> expected = expected_values(q);
     CHECK(same_bits(rt::dequantize(q), expected));
+    CHECK(rt::nonzero_count(q) == nonzeros_of(expected));
     kmr::Expected<std::vector<float>> decoded = ckpt.decode(*t);
     REQUIRE(decoded.ok());
     CHECK(same_bits(*decoded, expected));
@@ -191,6 +199,21 @@ TEST_SUITE("compressed_roundtrip") {
           check_quantized_round_trip(
               random_quantized("layer.weight", {3, g.cols}, bits, g.strategy, g.group, symmetric, seed++));
         }
+      }
+    }
+  }
+
+  TEST_CASE("nonzero_count counts what dequantize would make non-zero, whatever the scales") {
+    // Zero scales (an all-zero row), and non-finite ones, which turn even zero-point codes
+    // into NaN (0 x inf): counted without decoding, as a decode would count them.
+    for (bool symmetric : {true, false}) {
+      for (rt::QuantStrategy strategy : {rt::QuantStrategy::Channel, rt::QuantStrategy::Group}) {
+        rt::QuantizedTensor q = random_quantized("layer.weight", {6, 20}, 4, strategy, 8, symmetric, 7);
+        q.scales[0] = 0.0f;
+        q.scales[1] = std::numeric_limits<float>::infinity();
+        q.scales[2] = std::numeric_limits<float>::quiet_NaN();
+        q.scales[3] = 1e-45f;  // the least subnormal: any code but the zero point stays non-zero
+        CHECK(rt::nonzero_count(q) == nonzeros_of(expected_values(q)));
       }
     }
   }

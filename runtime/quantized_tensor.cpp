@@ -71,6 +71,20 @@ void for_each_scale_run(const QuantizedTensor& q, F fn) {
   }
 }
 
+// Codes of [first, last) other than `zero`. Counted in 32 bits a block at a time: the
+// vectorized loop then widens bytes to 32-bit lanes, not 64-bit ones (twice as fast).
+std::int64_t count_differing(const std::int8_t* codes, std::int64_t first, std::int64_t last, std::int8_t zero) {
+  constexpr std::int64_t kBlock = std::int64_t{1} << 30;
+  std::int64_t count = 0;
+  for (std::int64_t begin = first; begin < last; begin += kBlock) {
+    const std::int64_t end = std::min(last, begin + kBlock);
+    std::uint32_t differing = 0;
+    for (std::int64_t i = begin; i < end; ++i) differing += codes[i] != zero;
+    count += differing;
+  }
+  return count;
+}
+
 // Bytes of p.weight_scale, plus p.weight_zero_point when asymmetric: one I8 per scale when
 // int-quantized (and always for Tensor), else packed along rows (pack_columns).
 std::uint64_t scale_bytes(const QuantizedTensor& q, bool packed_zero_points) {
@@ -228,10 +242,7 @@ std::vector<float> dequantize(const QuantizedTensor& q) {
 std::int64_t stored_code_count(const QuantizedTensor& q) {
   std::int64_t count = 0;
   for_each_scale_run(q, [&](std::int64_t first, std::int64_t last, std::int64_t unit) {
-    const std::int8_t zero = zero_point_of(q, unit);
-    std::int64_t differing = 0;
-    for (std::int64_t i = first; i < last; ++i) differing += q.codes[i] != zero;
-    count += differing;
+    count += count_differing(q.codes.data(), first, last, zero_point_of(q, unit));
   });
   return count;
 }
@@ -244,11 +255,7 @@ std::int64_t nonzero_count(const QuantizedTensor& q) {
       count += last - first;
       return;
     }
-    if (scale == 0.0f) return;
-    const std::int8_t zero = zero_point_of(q, unit);
-    std::int64_t differing = 0;
-    for (std::int64_t i = first; i < last; ++i) differing += q.codes[i] != zero;
-    count += differing;
+    if (scale != 0.0f) count += count_differing(q.codes.data(), first, last, zero_point_of(q, unit));
   });
   return count;
 }

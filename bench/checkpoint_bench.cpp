@@ -3,7 +3,6 @@
 // plain write() + fsync() of the same bytes).
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,26 +15,17 @@
 #include "runtime/compressed_layout.h"
 #include "runtime/safetensors_reader.h"
 #include "runtime/safetensors_writer.h"
+#include "bench_timing.h"
 #include "synthetic_checkpoint.h"
 
 namespace rt = kmr::runtime;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
-
-long peak_rss_kib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return usage.ru_maxrss;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0.0 : v[v.size() / 2];
-}
+using kmr::bench::Clock;
+using kmr::bench::median;
+using kmr::bench::peak_rss_kib;
+using kmr::bench::seconds_since;
 
 // The reference: the same header and tensor bytes through write(), then fsync() (the saver
 // fsyncs too: that is what makes a save durable), in one file opened O_TRUNC.

@@ -1,6 +1,7 @@
 // Seeded Gaussian weights with outlier channels, laid out like a LLaMA decoder.
 #include "synthetic_checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -99,6 +100,23 @@ std::vector<SyntheticTensor> make_synthetic_checkpoint(const SyntheticOptions& o
       out.push_back(std::move(t));
       if (used >= options.target_bytes) return out;
     }
+  }
+  return out;
+}
+
+std::vector<SyntheticTensor> make_synthetic_mlp(const SyntheticOptions& options, std::int64_t width) {
+  const std::uint64_t element = static_cast<std::uint64_t>(runtime::dtype_bits(options.dtype) / 8);
+  const std::uint64_t layer_bytes = static_cast<std::uint64_t>(width * width) * element;
+  const std::uint64_t layers = std::max<std::uint64_t>(1, options.target_bytes / layer_bytes);
+  std::vector<SyntheticTensor> out;
+  for (std::uint64_t layer = 1; layer <= layers; ++layer) {
+    runtime::Rng rng(options.seed * 1000003u + layer);
+    const std::string prefix = "fc" + std::to_string(layer);
+    std::vector<float> bias = norm_values(rng, width);
+    for (float& b : bias) b = (b - 1.0f) * 0.1f;  // N(0, 0.01^2)
+    out.push_back({prefix + ".weight", {width, width},
+                   runtime::float_bytes(matrix_values(rng, width, width, options), options.dtype)});
+    out.push_back({prefix + ".bias", {width}, runtime::float_bytes(bias, options.dtype)});
   }
   return out;
 }

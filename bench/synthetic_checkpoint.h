@@ -36,6 +36,11 @@ struct SyntheticTensor {
 /// options give the same bytes on every platform (runtime::Rng, Box-Muller in float).
 std::vector<SyntheticTensor> make_synthetic_checkpoint(const SyntheticOptions& options);
 
+/// An MLP kmrc loads (`arch = mlp(...)`): fc1 .. fcL, each a [width, width] weight of the
+/// same rows and outliers as above and a bias [width] of N(0, 0.01^2), with L the most whole
+/// layers of weights that fit target_bytes (at least 1).
+std::vector<SyntheticTensor> make_synthetic_mlp(const SyntheticOptions& options, std::int64_t width);
+
 /// Views of `tensors` for write_safetensors.
 std::vector<runtime::TensorToWrite> views_of(const std::vector<SyntheticTensor>& tensors, runtime::DType dtype);
 

@@ -1,6 +1,8 @@
 // Packing and unpacking of signed codes into 32-bit words, one field at a time.
 #include "runtime/bit_packing.h"
 
+#include <cstring>
+
 #include "runtime/little_endian.h"
 
 namespace kmr::runtime {
@@ -32,6 +34,18 @@ std::int64_t packed_word_count(std::int64_t count, int bits) {
 void pack_rows(const std::int8_t* codes, std::int64_t rows, std::int64_t cols, int bits, std::uint8_t* out) {
   const int k = codes_per_word(bits);
   const std::int64_t words = packed_word_count(cols, bits);
+  if (bits == 8) {
+    // Four fields per little-endian word, in order: the words' bytes are the fields
+    // (code + 128, the code's byte with its top bit flipped), the last word of a row
+    // padded with zeros.
+    for (std::int64_t r = 0; r < rows; ++r) {
+      std::uint8_t* to = out + 4 * r * words;
+      const std::int8_t* row = codes + r * cols;
+      for (std::int64_t c = 0; c < cols; ++c) to[c] = static_cast<std::uint8_t>(field_of(row[c], 8));
+      std::memset(to + cols, 0, static_cast<std::size_t>(4 * words - cols));
+    }
+    return;
+  }
   for (std::int64_t r = 0; r < rows; ++r) {
     const std::int8_t* row = codes + r * cols;
     for (std::int64_t w = 0; w < words; ++w) {

@@ -107,18 +107,24 @@ std::vector<std::int8_t> gather_stored_codes(const QuantizedTensor& q, std::vect
   const MatrixDims dims = matrix_dims(q.shape);
   const std::int64_t row_bytes = bitmask_row_bytes(dims.cols);
   mask.assign(static_cast<std::size_t>(dims.rows * row_bytes), 0);
-  std::vector<std::int8_t> stored;
-  stored.reserve(static_cast<std::size_t>(stored_code_count(q)));
+  // Without branches (a fifth of the codes may be zero points, in no pattern): every code
+  // is written and the end advances past the kept ones; one spare slot for the last write.
+  std::vector<std::int8_t> stored(static_cast<std::size_t>(stored_code_count(q)) + 1);
+  std::int64_t next = 0;
   for_each_scale_run(q, [&](std::int64_t first, std::int64_t last, std::int64_t unit) {
     const std::int8_t zero = zero_point_of(q, unit);
     std::uint8_t* row_mask = mask.data() + (first / dims.cols) * row_bytes;
     const std::int64_t first_col = first % dims.cols;
     for (std::int64_t i = first; i < last; ++i) {
-      if (q.codes[i] == zero) continue;
-      bitmask_set(row_mask, first_col + (i - first));
-      stored.push_back(q.codes[i]);
+      const std::int8_t code = q.codes[i];
+      const unsigned kept = code != zero;
+      stored[next] = code;
+      next += kept;
+      const std::int64_t col = first_col + (i - first);
+      row_mask[col / 8] = static_cast<std::uint8_t>(row_mask[col / 8] | (kept << (col % 8)));
     }
   });
+  stored.resize(static_cast<std::size_t>(next));
   return stored;
 }
 

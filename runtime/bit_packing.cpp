@@ -1,8 +1,6 @@
 // Packing and unpacking of signed codes into 32-bit words, one field at a time.
 #include "runtime/bit_packing.h"
 
-#include <cstring>
-
 #include "runtime/little_endian.h"
 
 namespace kmr::runtime {
@@ -42,7 +40,7 @@ void pack_rows(const std::int8_t* codes, std::int64_t rows, std::int64_t cols, i
       std::uint8_t* to = out + 4 * r * words;
       const std::int8_t* row = codes + r * cols;
       for (std::int64_t c = 0; c < cols; ++c) to[c] = static_cast<std::uint8_t>(field_of(row[c], 8));
-      std::memset(to + cols, 0, static_cast<std::size_t>(4 * words - cols));
+      for (std::int64_t pad = cols; pad < 4 * words; ++pad) to[pad] = 0;
     }
     return;
   }

@@ -6,6 +6,7 @@
 // each result once, whichever trial or thread asks first.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,12 +20,13 @@ class TensorValues {
 
   /// No values: a tensor that is not made of floats.
   TensorValues() = default;
-  /// Values already at hand.
-  TensorValues(std::shared_ptr<const std::vector<float>> values) : state_(std::make_shared<State>()) {  // NOLINT: implicit
+  /// Values already at hand (implicit, so a result's values are assigned a pointer).
+  TensorValues(std::shared_ptr<const std::vector<float>> values) : state_(std::make_shared<State>()) {
     state_->values = std::move(values);
     std::call_once(state_->once, [] {});
+    state_->ready = true;
   }
-  TensorValues(std::shared_ptr<std::vector<float>> values)  // NOLINT: implicit, as from a const pointer
+  TensorValues(std::shared_ptr<std::vector<float>> values)
       : TensorValues(std::shared_ptr<const std::vector<float>>(std::move(values))) {}
   /// Values computed by `decode` when first read (it must not throw).
   static TensorValues decoded_on_use(Decode decode) {
@@ -37,7 +39,7 @@ class TensorValues {
   /// Whether the tensor has float values (decoded or not yet).
   explicit operator bool() const { return state_ != nullptr; }
   /// Whether reading them would decode now (tests and statistics).
-  bool pending() const { return state_ && state_->decode && !state_->values; }
+  bool pending() const { return state_ && !state_->ready; }
 
   /// The values, decoding them on the first read. Precondition: bool(*this).
   const std::vector<float>& operator*() const { return *get(); }
@@ -47,6 +49,7 @@ class TensorValues {
     std::call_once(state_->once, [this] {
       state_->values = std::make_shared<const std::vector<float>>(state_->decode());
       state_->decode = nullptr;  // frees what the decoder captured
+      state_->ready = true;
     });
     return state_->values;
   }
@@ -54,6 +57,7 @@ class TensorValues {
  private:
   struct State {
     std::once_flag once;
+    std::atomic<bool> ready{false};  // read without the once_flag (pending())
     Decode decode;
     std::shared_ptr<const std::vector<float>> values;
   };

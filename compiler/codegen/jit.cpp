@@ -13,6 +13,7 @@
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
@@ -76,6 +77,30 @@ llvm::Expected<std::unique_ptr<llvm::TargetMachine>> make_target_machine(const H
   return machine;
 }
 
+// Keeps selects between vectors as blends. The vectorized sweeps choose between vectors on
+// scalar conditions (a coarse value: x / scale when scale is 0), which x86 code generation
+// lowers to a branch around the select inside the loop: the same choice for every element,
+// paid as a compare and two jumps per vector. A condition splat to a vector mask (made
+// once, where the scalar is defined) is a masked move instead.
+void blend_vector_selects(llvm::Module& module) {
+  std::vector<llvm::SelectInst*> selects;
+  for (auto& function : module)
+    for (auto& block : function)
+      for (auto& instruction : block)
+        if (auto* select = llvm::dyn_cast<llvm::SelectInst>(&instruction))
+          if (select->getType()->isVectorTy() && !select->getCondition()->getType()->isVectorTy())
+            selects.push_back(select);
+  for (auto* select : selects) {
+    llvm::Value* condition = select->getCondition();
+    llvm::Instruction* at = &*select->getFunction()->getEntryBlock().getFirstInsertionPt();
+    if (auto* defined = llvm::dyn_cast<llvm::Instruction>(condition))
+      at = llvm::isa<llvm::PHINode>(defined) ? &*defined->getParent()->getFirstInsertionPt() : defined->getNextNode();
+    llvm::IRBuilder<> builder(at);
+    auto count = llvm::cast<llvm::VectorType>(select->getType())->getElementCount();
+    select->setCondition(builder.CreateVectorSplat(count, condition));
+  }
+}
+
 // The O3 pipeline, with the target's cost model (so the vectorizer uses its vector width).
 void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
   module.setDataLayout(machine.createDataLayout());
@@ -98,6 +123,7 @@ void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
   builder.registerLoopAnalyses(lam);
   builder.crossRegisterProxies(lam, fam, cgam, mam);
   builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, mam);
+  blend_vector_selects(module);
 }
 
 // A module fresh from the emitter, checked: a broken module is a compiler bug, reported.

@@ -15,12 +15,21 @@ namespace {
 // the caller lists tensors and knobs in.
 using Json = nlohmann::json;
 
-// Appends encode(t) for each tensor, remembering the encoding each dense name expects.
+// What a checkpoint stores of t: encode(t), with 8-bit codes viewed where they are (the
+// model outlives its encoded checkpoint, as it does for its dense tensors).
+kmr::Expected<EncodedTensors> encode_for_checkpoint(const QuantizedTensor& q) { return encode(q, CodeStorage::View); }
+template <class T>
+kmr::Expected<EncodedTensors> encode_for_checkpoint(const T& t) {
+  return encode(t);
+}
+
+// Appends encode_for_checkpoint(t) for each tensor, remembering the encoding each dense
+// name expects.
 template <class T, class EncodingOf>
 kmr::Status encode_all(const std::vector<T>& tensors, EncodingOf encoding_of, const std::string& label,
                        EncodedCheckpoint& out, std::map<std::string, Encoding>& expected, Json& dtypes) {
   for (const T& t : tensors) {
-    kmr::Expected<EncodedTensors> encoded = encode(t);
+    kmr::Expected<EncodedTensors> encoded = encode_for_checkpoint(t);
     if (!encoded) return kmr::Error{label + ": " + encoded.error().message};
     if (!expected.emplace(t.name, encoding_of(t)).second) {
       return kmr::Error{label + ": tensor '" + t.name + "' is given twice"};

@@ -45,6 +45,7 @@ struct EncodedCheckpoint {
 /// Fails, with messages starting with `label`, when a tensor does not validate, two
 /// tensors share a dense name, or the stored names would read back differently (a dense
 /// tensor named like a companion, e.g. "fc1.weight_scale" next to a quantized fc1.weight).
+/// The result views the model's dense tensors and 8-bit codes: `model` must outlive it.
 kmr::Expected<EncodedCheckpoint> encode_checkpoint(const CompressedModel& model, const Provenance& provenance,
                                                    const std::string& label);
 

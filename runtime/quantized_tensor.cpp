@@ -292,7 +292,7 @@ std::int64_t scatter_stored_codes(const std::uint8_t* bitmask, const std::vector
   return -1;
 }
 
-kmr::Expected<EncodedTensors> encode(const QuantizedTensor& q) {
+kmr::Expected<EncodedTensors> encode(const QuantizedTensor& q, CodeStorage codes) {
   if (kmr::Status ok = validate(q); !ok) return ok.error();
   const std::string p = module_of_weight(q.name);
   const MatrixDims dims = matrix_dims(q.shape);
@@ -300,7 +300,11 @@ kmr::Expected<EncodedTensors> encode(const QuantizedTensor& q) {
   const Encoding encoding = stored_encoding(q);
   EncodedTensors out;
   if (encoding == Encoding::IntQuantized) {
-    out.add(p + ".weight", DType::I8, q.shape, i8_bytes(q.codes));
+    if (codes == CodeStorage::View)
+      out.add_view({p + ".weight", DType::I8, q.shape,
+                    ByteView{reinterpret_cast<const std::uint8_t*>(q.codes.data()), q.codes.size()}});
+    else
+      out.add(p + ".weight", DType::I8, q.shape, i8_bytes(q.codes));
   } else if (encoding == Encoding::PackQuantized) {
     out.add(p + ".weight_packed", DType::I32, {dims.rows, packed_word_count(dims.cols, q.bits)},
             packed_words(q.codes.data(), dims.rows, dims.cols, q.bits));

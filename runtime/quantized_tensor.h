@@ -123,7 +123,11 @@ std::int64_t nonzero_count(const QuantizedTensor& q);
 ///             and p.weight_scale, p.weight_shape, p.weight_zero_point as PackQuantized.
 /// The form is stored_encoding(q). Scale (and zero-point) tensor shapes: [1] for Tensor,
 /// [rows, 1] for Channel, [rows, groups_per_row] for Group. Fails as validate does.
-kmr::Expected<EncodedTensors> encode(const QuantizedTensor& q);
+/// The 8-bit codes kept whole (IntQuantized) are copied into the result, or with
+/// CodeStorage::View viewed in place: then q must outlive the result (a 1 GiB f32
+/// checkpoint has 256 MiB of them).
+enum class CodeStorage { Copy, View };
+kmr::Expected<EncodedTensors> encode(const QuantizedTensor& q, CodeStorage codes = CodeStorage::Copy);
 
 /// Bytes of tensor data encode(q) produces (no header), computed without encoding (one
 /// pass counting stored codes, as stored_encoding). Precondition: validate(q) succeeds.

@@ -218,6 +218,25 @@ TEST_SUITE("compressed_roundtrip") {
     }
   }
 
+  TEST_CASE("encode with CodeStorage::View stores the same bytes, the 8-bit codes viewed in place") {
+    const rt::QuantizedTensor q = random_quantized("layer.weight", {4, 40}, 8, rt::QuantStrategy::Channel, 0, false, 9);
+    REQUIRE(rt::stored_encoding(q) == rt::Encoding::IntQuantized);
+    kmr::Expected<rt::EncodedTensors> copied = rt::encode(q), viewed = rt::encode(q, rt::CodeStorage::View);
+    REQUIRE(copied.ok());
+    REQUIRE(viewed.ok());
+    REQUIRE(copied->tensors().size() == viewed->tensors().size());
+    for (std::size_t i = 0; i < copied->tensors().size(); ++i) {
+      const rt::TensorToWrite &a = copied->tensors()[i], &b = viewed->tensors()[i];
+      CAPTURE(a.name);
+      CHECK(a.name == b.name);
+      CHECK(a.dtype == b.dtype);
+      CHECK(a.shape == b.shape);
+      REQUIRE(a.data.size == b.data.size);
+      CHECK(std::memcmp(a.data.data, b.data.data, a.data.size) == 0);
+      if (a.name == "layer.weight") CHECK(static_cast<const void*>(b.data.data) == q.codes.data());
+    }
+  }
+
   TEST_CASE("quantized N-d, 1-d, scalar and empty tensors, and non-F32 originals") {
     check_quantized_round_trip(random_quantized("conv.weight", {4, 3, 10}, 4, rt::QuantStrategy::Group, 8, false, 1));
     check_quantized_round_trip(random_quantized("norm.weight", {5}, 6, rt::QuantStrategy::Channel, 0, true, 2));

@@ -296,7 +296,6 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
 
   runtime::Provenance provenance{options.kmrc_version, script_hash(compilation), knob_text(space, chosen->config)};
   report["saved"] = nlohmann::ordered_json::array();
-  std::string saved_lines;  // after the kernel summary, which counts the saves' kernels
   for (const auto* save : saves) {
     const auto* model = save->model->as<ast::NameExpr>();
     if (model == nullptr) return Error{"save names a model or pipeline"};
@@ -304,10 +303,10 @@ Expected<int> run_program(const driver::Compilation& compilation, const RunOptio
     if (!materialized) return materialized.error();
     if (auto status = make_parent_directories(save->path); !status) return status.error();
     if (auto status = save_model(save->path, *materialized, provenance); !status) return status.error();
-    saved_lines += fmt::format("saved {} to {}\n", model->name, save->path);
+    out << fmt::format("saved {} to {}\n", model->name, save->path);
     report["saved"].push_back(saved_json(model->name, save->path, *materialized));
   }
-  out << kernel_summary(**kernels) << "\n" << saved_lines;
+  out << kernel_summary(**kernels) << "\n";  // after the saves: it counts their kernels
   if (auto status = finish_report(); !status) return status.error();
   if (!report_path.empty()) out << fmt::format("report written to {}\n", report_path);
   return kRunFeasible;

@@ -264,7 +264,8 @@ void RunState::select_over_all(int id) {
     rank = std::min(rank, m - 1);
     std::vector<double> values;
     std::vector<float> values32;  // f32 scratch: selected on 32-bit keys
-    (info.scratch_f64 ? values.reserve(m) : values32.reserve(m));
+    if (info.scratch_f64) values.reserve(m);
+    else values32.reserve(m);
     for (const auto& part : found)
       for (const auto& c : part) {
         if (info.scratch_f64) values.push_back(c.value);

@@ -7,6 +7,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include "compiler/passes/value_range.h"
 
 namespace kmr::codegen {
 namespace {
@@ -72,6 +73,7 @@ class LayoutBuilder {
     out_.scale = id(k.scale);
     out_.zero = id(k.zero);
     out_.bits = id(k.bits);
+    out_.q_finite_whole = passes::q_is_finite_whole(k);
     out_.canonical += fmt::format("result {} value {} q {} scale {} zero {} bits {} params {}\n",
                                   static_cast<int>(k.result), out_.value, out_.q, out_.scale, out_.zero, out_.bits,
                                   k.params.size());

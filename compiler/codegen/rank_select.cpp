@@ -1,4 +1,4 @@
-// Radix selection by (key, index): narrow the key a byte at a time, then find the tie.
+// Radix selection by (key, index): narrow the key a digit at a time, then find the tie.
 #include "compiler/codegen/rank_select.h"
 
 #include <algorithm>
@@ -26,11 +26,10 @@ int64_t select_small(const T* v, int64_t n, int64_t k) {
 template <class T, class Key>
 int64_t select_radix(const T* v, int64_t n, int64_t k, std::vector<Key>& keys, std::vector<Key>& cand,
                      std::vector<int64_t>& hist) {
-  constexpr int kBits = sizeof(Key) * 8;
-  // Wide digits halve the passes over large inputs; their histogram (512 KB) would cost
-  // more than the passes it saves on small ones (a row's or a group's quantile).
-  const int digit = n >= (int64_t{1} << 16) ? 16 : 8;
-  const Key digit_mask = static_cast<Key>((Key{1} << digit) - 1);
+  // Each level buckets the keys still in play by the `digit` bits below their highest
+  // differing bit: however narrow or wide their spread, a level divides the range by 2^digit,
+  // and the histogram (16 KB at most) stays in L1.
+  const int digit = n >= 2048 ? 11 : 8;
   keys.resize(n);
   Key lowest = ~Key{0}, highest = 0;
   for (int64_t i = 0; i < n; ++i) {
@@ -39,35 +38,36 @@ int64_t select_radix(const T* v, int64_t n, int64_t k, std::vector<Key>& keys, s
     lowest = std::min(lowest, key);
     highest = std::max(highest, key);
   }
-  // 1. The key of rank k, a digit at a time from the first digit where keys differ (the
-  //    digits above it are the common prefix): `below` counts the units with smaller keys.
-  int shift = kBits - digit;
-  while (shift > 0 && ((lowest ^ highest) >> shift) == 0) shift -= digit;
-  Key prefix = shift + digit >= kBits ? 0 : static_cast<Key>(lowest & ~((Key{1} << (shift + digit)) - 1));
-  int64_t below = 0;
-  bool first = true;
-  for (; lowest != highest && shift >= 0; shift -= digit, first = false) {
-    hist.assign(size_t{1} << digit, 0);
-    const std::vector<Key>& from = first ? keys : cand;
-    for (Key key : from) ++hist[(key >> shift) & digit_mask];
+  // 1. The key of rank k; `below` counts the units with smaller keys.
+  int64_t below = 0, count = n;
+  const Key* from = keys.data();
+  while (lowest != highest) {
+    int spread = 64 - __builtin_clzll(static_cast<uint64_t>(lowest ^ highest));  // bits below the common prefix
+    int shift = std::max(0, spread - digit);
+    Key base = lowest >> shift;  // keys in play share their bits above `spread`, so buckets < 2^digit
+    hist.assign(size_t{1} << (spread - shift), 0);
+    for (int64_t i = 0; i < count; ++i) ++hist[(from[i] >> shift) - base];
     size_t bucket = 0;
     while (below + hist[bucket] <= k) below += hist[bucket++];
-    prefix |= static_cast<Key>(static_cast<Key>(bucket) << shift);
-    auto in_bucket = [&](Key key) { return ((key >> shift) & digit_mask) == static_cast<Key>(bucket); };
-    if (first) {
-      cand.clear();
-      cand.reserve(static_cast<size_t>(hist[bucket]));
-      for (Key key : keys)
-        if (in_bucket(key)) cand.push_back(key);
-    } else {
-      cand.erase(std::remove_if(cand.begin(), cand.end(), [&](Key key) { return !in_bucket(key); }), cand.end());
+    // The bucket's keys (in place after the first level: the write index trails the read).
+    Key chosen = base + static_cast<Key>(bucket);
+    if (from == keys.data()) cand.resize(static_cast<size_t>(hist[bucket]));
+    int64_t kept = 0;
+    lowest = ~Key{0}, highest = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      Key key = from[i];
+      if ((key >> shift) != chosen) continue;
+      cand[kept++] = key;
+      lowest = std::min(lowest, key);
+      highest = std::max(highest, key);
     }
+    from = cand.data();
+    count = kept;
   }
-  if (lowest == highest) prefix = lowest;
   // 2. Among the units with exactly that key, the (k - below)-th by index.
   int64_t want = k - below;
   for (int64_t i = 0; i < n; ++i)
-    if (keys[i] == prefix && want-- == 0) return i;
+    if (keys[i] == lowest && want-- == 0) return i;
   return n - 1;  // unreachable: the histograms counted these units
 }
 

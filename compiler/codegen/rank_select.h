@@ -62,9 +62,9 @@ struct SelectScratch {
 };
 
 /// The index of the unit at 0-based rank k (0 <= k < n) among v[0..n) ordered by
-/// (rank_key, index). Small inputs by counting, larger ones by a radix select (8 bits at a
-/// time, 16 from 65,536 units on) followed by one scan in index order for the tie; O(n),
-/// never a sort.
+/// (rank_key, index). Small inputs by counting, larger ones by a radix select (8 or 11 bits
+/// at a time, from the keys' highest differing bit) followed by one scan in index order for
+/// the tie; O(n), never a sort.
 int64_t select_rank(const float* v, int64_t n, int64_t k, SelectScratch& scratch);
 int64_t select_rank(const double* v, int64_t n, int64_t k, SelectScratch& scratch);
 

@@ -59,15 +59,16 @@ TEST_CASE("select_rank finds the unit at every rank, ties broken by position") {
   CHECK(codegen::signed_key(-0.0f) < codegen::signed_key(0.0f));
 }
 
-TEST_CASE("select_rank on large inputs (16-bit digits) agrees with a sort at sampled ranks") {
+TEST_CASE("select_rank on large inputs (several radix levels) agrees with a sort at sampled ranks") {
   std::mt19937_64 rng(5);
   std::normal_distribution<double> normal;
   const float nan = std::numeric_limits<float>::quiet_NaN();
   const int64_t n = (int64_t{1} << 16) + 37;
-  std::vector<float> gauss(n), ties(n);
+  std::vector<float> gauss(n), ties(n), bracket(n);
   std::vector<double> wide(n);
   for (int64_t i = 0; i < n; ++i) {
     gauss[i] = static_cast<float>(normal(rng));
+    bracket[i] = 0.0135f + static_cast<float>(rng() % 300000) * 1e-9f;  // a quantile's candidates: keys 2^18 apart
     const float pool[] = {0.0f, -0.0f, 1.0f, -1.0f, 1.0000001f, nan};
     ties[i] = pool[rng() % 6];
     wide[i] = rng() % 4 == 0 ? -0.0 : normal(rng) * 1e-300;
@@ -83,6 +84,7 @@ TEST_CASE("select_rank on large inputs (16-bit digits) agrees with a sort at sam
   };
   check(gauss);
   check(ties);
+  check(bracket);
   check(wide);
 }
 

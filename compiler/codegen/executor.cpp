@@ -18,9 +18,19 @@ using kir::Level;
 using kir::NodeKind;
 
 RunState::RunState(const CompiledKernel& code, const kir::Kernel& kernel, const kir::TensorView& input,
-                   const kir::ParamValues& params, ThreadPool& pool, int threads, kir::KernelOutput& out)
-    : code(code), L(code.layout), kernel(kernel), in(input), params(params), pool(pool),
-      threads(std::max(1, threads)), rows(input.rows), cols(input.cols), out(out) {}
+                   const kir::ParamValues& params, ThreadPool& pool, BufferCache& cache, int threads,
+                   kir::KernelOutput& out)
+    : code(code), L(code.layout), kernel(kernel), in(input), params(params), pool(pool), cache(cache),
+      threads(std::max(1, threads)), rows(input.rows), cols(input.cols), out(out) {
+  RunBuffers buffers = cache.take();
+  workers = std::move(buffers.workers);
+  spare_candidates = std::move(buffers.candidates);
+}
+
+RunState::~RunState() {
+  for (auto& g : selects) recycle(g->found);
+  cache.put({std::move(workers), std::move(spare_candidates)});
+}
 
 void RunState::fail(std::array<int64_t, 3> key, const std::string& what) {
   std::lock_guard<std::mutex> lock(failure_mutex);
@@ -94,7 +104,7 @@ Status RunState::prepare() {
   for (auto& worker : workers) {
     worker.gs.assign(offset, 0.0);
     worker.scratch.assign(scratch_bytes / 8 + 1, 0.0);
-    worker.hist.resize(selects.size());
+    worker.hist.assign(selects.size(), {});  // a histogram starts empty (histogram_row sizes it)
   }
   // 3. The output (resized, not cleared: the sweeps write every element).
   std::vector<float> values = std::move(out.values);
@@ -311,8 +321,9 @@ Status RunState::run() {
 }
 
 Status execute(const CompiledKernel& code, const kir::Kernel& kernel, const kir::TensorView& input,
-               const kir::ParamValues& params, ThreadPool& pool, int threads, kir::KernelOutput& out) {
-  return RunState(code, kernel, input, params, pool, threads, out).run();
+               const kir::ParamValues& params, ThreadPool& pool, BufferCache& cache, int threads,
+               kir::KernelOutput& out) {
+  return RunState(code, kernel, input, params, pool, cache, threads, out).run();
 }
 
 }  // namespace kmr::codegen

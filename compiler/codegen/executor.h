@@ -8,6 +8,8 @@
 
 namespace kmr::codegen {
 
+class BufferCache;
+
 /// Runs `code` (compiled from a kernel structurally equal to `kernel`) on `input` with
 /// `params`, rows partitioned over `threads` workers of `pool`. Results are the same for
 /// any thread count: rows are independent, and reductions over the whole tensor combine
@@ -16,8 +18,9 @@ namespace kmr::codegen {
 /// fails; with several failing elements the one named may differ.
 /// The output goes to `out`, whose buffers are reused (a caller running many kernels of
 /// the same size allocates and faults in its output memory once); on failure `out` holds
-/// unspecified values.
+/// unspecified values. Scratch buffers come from `cache` and go back to it.
 Status execute(const CompiledKernel& code, const kir::Kernel& kernel, const kir::TensorView& input,
-               const kir::ParamValues& params, ThreadPool& pool, int threads, kir::KernelOutput& out);
+               const kir::ParamValues& params, ThreadPool& pool, BufferCache& cache, int threads,
+               kir::KernelOutput& out);
 
 }  // namespace kmr::codegen

@@ -168,7 +168,13 @@ void RunState::plan_select(GlobalSelect& g) {
   const NodeInfo& info = L.nodes[g.id];
   int64_t n = rows * cols, tasks = row_tasks(), cap = candidate_cap.load();
   g.below.assign(tasks, 0);
-  g.found.assign(tasks, {});
+  recycle(g.found);
+  g.found.resize(tasks);
+  for (auto& part : g.found)
+    if (!spare_candidates.empty()) {
+      part = std::move(spare_candidates.back());
+      spare_candidates.pop_back();
+    }
   g.collected = 0;
   g.overflow = false;
   g.bracket = n <= cap;
@@ -179,8 +185,11 @@ void RunState::plan_select(GlobalSelect& g) {
   // processing those rows up to the sweep (processing is idempotent; the pass redoes them).
   int64_t stride = std::max<int64_t>(1, kSampleRows * cols / kSampleUnits);
   int64_t per_row = (cols + stride - 1) / stride, m = kSampleRows * per_row;
-  std::vector<float> sample32(info.scratch_f64 ? 0 : m);  // each sampled row fills its slice
-  std::vector<double> sample(info.scratch_f64 ? m : 0);
+  // Each sampled row fills its slice; worker 0's unit buffers are free until the selection.
+  std::vector<float>& sample32 = workers[0].units32;
+  std::vector<double>& sample = workers[0].units64;
+  sample32.resize(info.scratch_f64 ? 0 : m);
+  sample.resize(info.scratch_f64 ? m : 0);
   pool.run(kSampleRows, threads, [&](int64_t task, int worker) {
     process_row(g.pass, task * rows / kSampleRows, workers[worker], Mode::Rerun, g.sweep, [&](int64_t, Worker& w, int64_t) {
       const uint8_t* base = reinterpret_cast<const uint8_t*>(w.scratch.data()) + ix[L.ix.scratch_base + info.scratch];
@@ -209,6 +218,14 @@ void RunState::plan_select(GlobalSelect& g) {
   // Room for the expected candidates (2·margin/m of the tensor), so collecting rarely grows.
   auto expected = static_cast<size_t>(2.5 * margin / static_cast<double>(m) * static_cast<double>(n) / static_cast<double>(tasks));
   for (auto& part : g.found) part.reserve(std::min<size_t>(expected, static_cast<size_t>(cap)));
+}
+
+void RunState::recycle(std::vector<std::vector<Candidate>>& lists) {
+  for (auto& list : lists) {
+    list.clear();
+    if (list.capacity() > 0) spare_candidates.push_back(std::move(list));
+  }
+  lists.clear();
 }
 
 void RunState::histogram_row(GlobalSelect& g, Worker& w) {
@@ -254,7 +271,7 @@ void RunState::select_over_all(int id) {
   auto finish = [&] {
     us[info.slot] = value;
     us[info.pos_slot] = from_i64(k == n ? kPastEnd : pos);
-    g.found.clear();
+    recycle(g.found);
   };
   // Select among candidates (in position order) the one at rank `rank` among them.
   auto pick = [&](const std::vector<std::vector<Candidate>>& found, int64_t rank) {
@@ -262,10 +279,10 @@ void RunState::select_over_all(int id) {
     for (const auto& part : found) m += static_cast<int64_t>(part.size());
     if (m == 0) return;  // unreachable: the counts said rank k is among them
     rank = std::min(rank, m - 1);
-    std::vector<double> values;
-    std::vector<float> values32;  // f32 scratch: selected on 32-bit keys
-    if (info.scratch_f64) values.reserve(m);
-    else values32.reserve(m);
+    std::vector<double>& values = workers[0].units64;
+    std::vector<float>& values32 = workers[0].units32;  // f32 scratch: selected on 32-bit keys
+    values.clear();
+    values32.clear();
     for (const auto& part : found)
       for (const auto& c : part) {
         if (info.scratch_f64) values.push_back(c.value);
@@ -295,7 +312,7 @@ void RunState::select_over_all(int id) {
       return finish();
     }
   }
-  g.found.clear();
+  recycle(g.found);
   if (g.bracket) rerun(g.pass, g.sweep, [&](int64_t, Worker& w, int64_t) { histogram_row(g, w); });
 
   // The fallback, from the level-1 histogram.

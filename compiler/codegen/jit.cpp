@@ -29,6 +29,7 @@
 #include "compiler/codegen/compiled_kernel.h"
 #include "compiler/codegen/emit_llvm.h"
 #include "compiler/codegen/executor.h"
+#include "compiler/codegen/run_state.h"
 #include "compiler/codegen/thread_pool.h"
 
 namespace kmr::codegen {
@@ -224,6 +225,7 @@ struct Jit::Impl {
   std::unique_ptr<OrcJit> orc;
   DiskCache disk{""};
   ThreadPool pool;
+  BufferCache buffers;
   mutable std::mutex mutex;
   struct Entry {
     std::shared_ptr<CompiledKernel> code;
@@ -342,7 +344,7 @@ Status Jit::run_into(const passes::PreparedKernel& kernel, const kir::TensorView
                      int threads, kir::KernelOutput& out) {
   auto code = impl_->get(kernel);
   if (!code) return code.error();
-  return execute(**code, kernel.kernel, input, params, impl_->pool, threads, out);
+  return execute(**code, kernel.kernel, input, params, impl_->pool, impl_->buffers, threads, out);
 }
 
 Expected<kir::KernelOutput> Jit::run(const passes::PreparedKernel& kernel, const kir::TensorView& input,

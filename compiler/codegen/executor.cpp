@@ -194,6 +194,9 @@ void RunState::process_row(int pass, int64_t row, Worker& w, Mode mode, int last
         if (GlobalSelect* g = select_of(id)) select_row(*g, row, w, task);
   }
   if (mode == Mode::Rerun) {
+    // The sweeps rewrote their row reductions as raw accumulators: finish them again, as
+    // the pass did, so that later passes read values (not a max's integer key).
+    eval_stage(pass, last_stage + 1, row, w);
     hook(row, w, task);
     return;
   }

@@ -53,6 +53,12 @@ kernel coarse(w: tensor, s: ratio) -> tensor {
   yield select(norm >= t, w, 0.0) + select(gm >= rq, rm, 0.0) + gt * 0.001;
 }
 
+kernel rowscaled(w: tensor, s: ratio) -> tensor {
+  let m = max(abs(w), over = row);
+  let t = quantile(abs(w), s, over = all);
+  yield select(abs(w) >= t, w / m, 0.0);
+}
+
 kernel later(w: tensor) -> tensor {
   let gm = max(abs(w), over = group(4));
   let total = sum(w);
@@ -153,6 +159,7 @@ TEST_CASE("the exact quantile's slow paths (next 16 bits, then ties by row) agre
   }
   sweep("ranks", {0.4});
   sweep("broadcast", {0.25});
+  sweep("rowscaled", {0.4});  // a row maximum from the quantile's pass, read after it re-reads rows
 }
 
 TEST_CASE("the exact quantile's sampled bracket: hits, misses and overflows all give the exact answer") {

@@ -172,6 +172,15 @@ void RunState::eval_stage(int pass, int stage, int64_t row, Worker& w) {
       switch (node.kind) {
         case NodeKind::Reduce: {
           auto op = static_cast<kir::ReduceOp>(node.op);
+          if (info.kept_max >= 0) {  // passes::KeptRowMax: M if the row's top unit is kept, else 0
+            double m = rs[row * L.row_slots + L.nodes[info.kept_max].slot];
+            const NodeInfo& q = L.nodes[info.kept_quantile];
+            double q_value = us[q.slot];
+            int64_t q_pos = as_i64(us[q.pos_slot]);
+            bool kept = m > q_value || (m == q_value && q_pos < (row + 1) * cols);
+            slot = kept ? m : 0.0;
+            break;
+          }
           if (element_domain(info)) {
             slot = finish_accumulator(op, slot, n, L.nodes[info.operands[0]].node->is_element());
             break;

@@ -44,7 +44,14 @@ class LayoutBuilder {
   void intern() {
     const kir::Kernel& k = prepared_.kernel;
     std::unordered_map<std::string, int> by_signature;
-    for (const Node* node : kir::topological_order(k.roots())) {
+    // The row maxima the schedule added come first, so that the maxima derived from them
+    // can name them in their signatures.
+    std::vector<const Node*> roots;
+    for (const Node* node : kir::topological_order(k.roots()))
+      if (auto kept = prepared_.schedule.kept_row_max.find(node); kept != prepared_.schedule.kept_row_max.end())
+        roots.push_back(kept->second.row_max.get());
+    for (const Node* root : k.roots()) roots.push_back(root);
+    for (const Node* node : kir::topological_order(roots)) {
       std::string sig = fmt::format("{} {} {} {:x} {} {}", static_cast<int>(node->kind), node->op,
                                     static_cast<int>(node->type), bits_of(node->value), node->param,
                                     static_cast<int>(node->grouping.kind));
@@ -55,6 +62,12 @@ class LayoutBuilder {
         operands.push_back(out_.id_of.at(operand.get()));
         sig += fmt::format(" %{}", operands.back());
       }
+      int kept_max = -1, kept_quantile = -1;
+      if (auto kept = prepared_.schedule.kept_row_max.find(node); kept != prepared_.schedule.kept_row_max.end()) {
+        kept_max = out_.id_of.at(kept->second.row_max.get());
+        kept_quantile = out_.id_of.at(kept->second.quantile);
+        sig += fmt::format(" kept-max %{} %{}", kept_max, kept_quantile);
+      }
       auto [it, fresh] = by_signature.emplace(sig, static_cast<int>(out_.nodes.size()));
       out_.id_of[node] = it->second;
       if (!fresh) continue;
@@ -63,6 +76,8 @@ class LayoutBuilder {
       info.at = prepared_.schedule.at.at(node);
       info.operands = std::move(operands);
       info.size = size;
+      info.kept_max = kept_max;
+      info.kept_quantile = kept_quantile;
       out_.nodes.push_back(std::move(info));
       out_.canonical += sig + "\n";
     }

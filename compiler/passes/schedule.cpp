@@ -3,10 +3,12 @@
 #include "compiler/passes/schedule.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "compiler/kir/printer.h"
+#include "compiler/passes/value_range.h"
 
 namespace kmr::passes {
 namespace {
@@ -15,6 +17,33 @@ using kir::NodeKind;
 
 bool is_reduction(const kir::Node& node) {
   return node.kind == NodeKind::Reduce || node.kind == NodeKind::Quantile;
+}
+
+// The x and q when `node` is a KeptRowMax's R (see schedule.h).
+std::optional<std::pair<kir::NodeRef, const kir::Node*>> kept_row_max_of(
+    const kir::Node& node, const std::unordered_map<const kir::Node*, ValueRange>& ranges) {
+  if (node.kind != NodeKind::Reduce || static_cast<kir::ReduceOp>(node.op) != kir::ReduceOp::Max ||
+      node.grouping.kind != kir::Grouping::Kind::Row || node.domain.kind != kir::Level::Kind::Element)
+    return std::nullopt;
+  const kir::Node* select = node.operands[0].get();
+  bool under_abs = select->kind == NodeKind::Unary && static_cast<kir::UnaryOp>(select->op) == kir::UnaryOp::Abs;
+  if (under_abs) select = select->operands[0].get();
+  if (select->kind != NodeKind::Select) return std::nullopt;
+  const kir::Node& cond = select->operand(0);
+  const kir::Node& zero = select->operand(2);
+  if (cond.kind != NodeKind::RankCmp || static_cast<kir::BinaryOp>(cond.op) != kir::BinaryOp::Ge ||
+      zero.kind != NodeKind::Const || zero.value != 0)
+    return std::nullopt;
+  const kir::NodeRef& x = cond.operands[0];
+  const kir::Node& quantile = cond.operand(1);
+  if (quantile.grouping.kind != kir::Grouping::Kind::All) return std::nullopt;
+  const kir::Node& kept_value = select->operand(1);
+  bool same = under_abs ? x->kind == NodeKind::Unary && static_cast<kir::UnaryOp>(x->op) == kir::UnaryOp::Abs &&
+                              kir::same_node(x->operand(0), kept_value)
+                        : kir::same_node(*x, kept_value);
+  const ValueRange& range = ranges.at(x.get());
+  if (!same || range.nan || !(range.lo >= 0)) return std::nullopt;
+  return std::make_pair(x, &quantile);
 }
 
 }  // namespace
@@ -26,12 +55,27 @@ Schedule schedule(const kir::Kernel& kernel) {
   //    later (all); a reduction of coarser units is computed as soon as those are known,
   //    except over all, which waits for the pass to finish.
   auto order = kir::topological_order(kernel.roots());
+  auto ranges = value_ranges(kernel);
   int last_pass = 0;
   std::vector<std::pair<const kir::Node*, Placement>> accumulated;  // element-domain reductions and their sweep
   for (const kir::Node* node : order) {
     Placement p;
     for (const auto& operand : node->operands) p = std::max(p, out.at.at(operand.get()));
     if (node->grouping.size) p = std::max(p, out.at.at(node->grouping.size.get()));
+    if (auto kept = kept_row_max_of(*node, ranges)) {
+      auto row_max = kir::make_reduce(kir::ReduceOp::Max, kept->first, node->grouping);
+      if (row_max) {
+        const kir::Node* m = row_max->get();
+        Placement at_x = out.at.at(kept->first.get());
+        accumulated.push_back({m, at_x});
+        out.at[m] = Placement{at_x.pass, at_x.sweep + 1};
+        out.coarse.push_back(m);
+        out.at[node] = std::max(out.at[m], out.at.at(kept->second));
+        out.coarse.push_back(node);
+        out.kept_row_max[node] = KeptRowMax{std::move(row_max).value(), kept->second};
+        continue;
+      }
+    }
     if (is_reduction(*node)) {
       bool element_domain = node->domain.kind == kir::Level::Kind::Element;
       if (element_domain) accumulated.push_back({node, p});
@@ -84,13 +128,22 @@ std::string print_schedule(const kir::Kernel& kernel, const Schedule& schedule) 
       std::string items;
       auto add = [&](const std::string& item) { items += (items.empty() ? "" : ", ") + item; };
       if (sweeps[s].check_input) add("check input");
-      for (const kir::Node* node : sweeps[s].reductions)
-        add(fmt::format("{} %{}", node->kind == NodeKind::Quantile ? "quantile" : kir::reduce_op_text(static_cast<kir::ReduceOp>(node->op)),
-                        ids.at(node)));
+      for (const kir::Node* node : sweeps[s].reductions) {
+        auto id = ids.find(node);
+        if (id == ids.end())  // a row maximum the schedule added
+          add(fmt::format("max %{} over row", ids.at(node->operands[0].get())));
+        else
+          add(fmt::format("{} %{}", node->kind == NodeKind::Quantile ? "quantile" : kir::reduce_op_text(static_cast<kir::ReduceOp>(node->op)),
+                          id->second));
+      }
       if (sweeps[s].output) add("write output");
       out += fmt::format("  pass {} sweep {}: {}\n", p + 1, s + 1, items.empty() ? "(nothing)" : items);
     }
   }
+  for (const kir::Node* node : kir::topological_order(kernel.roots()))
+    if (auto kept = schedule.kept_row_max.find(node); kept != schedule.kept_row_max.end())
+      out += fmt::format("  %{}: the row max of %{} if the row's top unit ranks at or above %{}, else 0 (no sweep)\n",
+                         ids.at(node), ids.at(kept->second.row_max->operands[0].get()), ids.at(kept->second.quantile));
   return out;
 }
 

@@ -34,12 +34,26 @@ struct Pass {
   std::vector<Sweep> sweeps;
 };
 
+/// A row maximum of pruned magnitudes known without a sweep of its own (the scale of
+/// `prune |> quantize`): R = max(select(x >= q, x, 0), over = row), where the comparison
+/// is by rank with q = quantile(x, s, over = all) and x is never negative or NaN (or
+/// R = max(abs(select(x >= q, y, 0)), over = row) with x = abs(y)). Every kept unit is at
+/// most the row's maximum M of x, and the row's top unit (M, last among equals) is kept
+/// exactly when M > q, or M == q and q's unit is not in a later row; otherwise no unit of
+/// the row is kept. So R is M or 0, from M, q's value and position, and the row index.
+/// M is accumulated where x is, in the pass before q is known.
+struct KeptRowMax {
+  kir::NodeRef row_max;       // M = max(x, over = row): a node the schedule adds
+  const kir::Node* quantile;  // q
+};
+
 struct Schedule {
   std::vector<Pass> passes;
   int output_pass = 0, output_sweep = 0;
-  std::unordered_map<const kir::Node*, Placement> at;  // every node of the kernel
+  std::unordered_map<const kir::Node*, Placement> at;  // every node of the kernel, and the row maxima added
   /// Nodes that are not per element, in topological order (the executor's scalar work).
   std::vector<const kir::Node*> coarse;
+  std::unordered_map<const kir::Node*, KeptRowMax> kept_row_max;  // by R
 };
 
 /// Schedules `kernel` (verified): reductions are hoisted into the fewest passes their

@@ -195,6 +195,26 @@ pipeline small = base |> p |> q;
   run_both(fused, view(skewed, 320, 20), {});
 }
 
+TEST_CASE("a pruned row's max from the pre-pass: rows whose max ties the threshold, before, at and after it") {
+  // |w| in {0, 1, 2}; for 11 <= k <= 20 of the 24 units the threshold's value is 1, and
+  // its unit (kpos) moves from row 0 to row 5 past rows whose maximum is 1.
+  const std::vector<float> w{1, 1, 0, 0, 2, -1, 0, 1, 1, 0, -1, 1, 0, 0, 0, 0, 1, -1, 0, 0, 2, -2, 1, 0};
+  auto fused = kernel_named(std::string(kStd()) + R"(model base = load("m.safetensors", arch = mlp(act = relu));
+knob sparsity : ratio in [0%, 90%] step 5% = 50%;
+rule p = magnitude_prune(sparsity) on base.match("fc*.weight");
+rule q = quantize(8) on base.match("fc*.weight");
+pipeline small = base |> p |> q;
+)", "small:p|>q");
+  REQUIRE(fused.schedule.kept_row_max.size() == 1);
+  for (int k = 0; k <= 24; ++k) {
+    CAPTURE(k);
+    run_both(fused, view(w, 6, 4, "fc1.weight"), {k / 24.0});
+  }
+  // The same through the fallback, which re-reads the rows that hold the row maxima.
+  codegen::testing::CandidateCapOverride cap(0);
+  for (int k : {11, 15, 20}) run_both(fused, view(w, 6, 4, "fc1.weight"), {k / 24.0});
+}
+
 TEST_CASE("bad input: the JIT fails with the interpreter's error, never crashes") {
   auto quant = kernel_named(kStd(), "quantize");
   auto prune = kernel_named(kStd(), "magnitude_prune");

@@ -39,9 +39,47 @@ pipeline small = base |> prune |> quant;
   CHECK(count(kernel.kernel, kir::NodeKind::RankCmp) == 1);
   CHECK(kernel.schedule.passes.size() == 2);
   CHECK(kernel.schedule.output_pass == 1);  // one pre-pass: the global quantile
-  CHECK(kernel.schedule.passes[1].sweeps.size() == 2);  // row max, then the output in cache
+  // The row max of the pruned weights (the scale) comes from each row's max in the
+  // pre-pass and the threshold: the output pass is one sweep.
+  CHECK(kernel.schedule.passes[0].sweeps[0].reductions.size() == 2);  // the quantile, the row max of |w|
+  CHECK(kernel.schedule.passes[1].sweeps.size() == 1);
+  CHECK(kernel.schedule.kept_row_max.size() == 1);
   CHECK(kernel.kernel.measures.size() == 1);
   CHECK(kernel.kernel.measures[0].name == "quant.sqerr");
+}
+
+TEST_CASE("a row max of pruned values needs no sweep only when it is the pruned magnitudes' max") {
+  auto kernels = kernels_of(with(R"(kernel signed_max(w: tensor, s: ratio) -> tensor {
+  let t = quantile(w, s);
+  yield w / max(select(w >= t, w, 0.0), over = row);
+}
+kernel strict(w: tensor, s: ratio) -> tensor {
+  let t = quantile(abs(w), s);
+  yield w / max(select(abs(w) > t, abs(w), 0.0), over = row);
+}
+kernel magnitudes(w: tensor, s: ratio) -> tensor {
+  let t = quantile(abs(w), s);
+  yield w / max(select(abs(w) >= t, abs(w), 0.0), over = row);
+}
+kernel in_groups(w: tensor, s: ratio) -> tensor {
+  let t = quantile(abs(w), s);
+  yield w / max(select(abs(w) >= t, abs(w), 0.0), over = group(4));
+}
+)"));
+  auto named = [&](const std::string& name) {
+    for (const auto& k : kernels)
+      if (k.kernel.name == name) return k;
+    FAIL("no kernel " << name);
+    return kernels.front();
+  };
+  CHECK(named("signed_max").schedule.kept_row_max.empty());  // w may be negative: pruned zeros can be the max
+  CHECK(named("strict").schedule.kept_row_max.empty());      // > keeps ties by position only for >=
+  CHECK(named("in_groups").schedule.kept_row_max.empty());
+  auto magnitudes = named("magnitudes");
+  CHECK(magnitudes.schedule.kept_row_max.size() == 1);
+  CHECK(magnitudes.schedule.passes.size() == 2);
+  CHECK(magnitudes.schedule.passes[1].sweeps.size() == 1);
+  CHECK(passes::print_schedule(magnitudes.kernel, magnitudes.schedule).find("else 0 (no sweep)") != std::string::npos);
 }
 
 TEST_CASE("per-row quantisation is one pass: the row max and the codes in one row loop") {

@@ -20,4 +20,17 @@ class CandidateCapOverride {
   int64_t saved_;
 };
 
+/// While alive, the exact quantile's bracket scan uses at most `width` units per step (16:
+/// AVX-512, 8: AVX2, 4: portable vectors, 1: scalar), so every variant the CPU has is tested.
+class ScanWidthOverride {
+ public:
+  explicit ScanWidthOverride(int width);
+  ~ScanWidthOverride();
+  ScanWidthOverride(const ScanWidthOverride&) = delete;
+  ScanWidthOverride& operator=(const ScanWidthOverride&) = delete;
+
+ private:
+  int saved_;
+};
+
 }  // namespace kmr::codegen::testing

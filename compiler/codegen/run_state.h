@@ -52,6 +52,13 @@ struct GlobalSelect {
   std::atomic<bool> overflow{false};
 };
 
+/// A row's units inside a quantile's bracket, as the vector scan stores them (values and
+/// columns, with room for a whole vector past the last).
+struct ScanHits {
+  std::vector<float> values;
+  std::vector<int32_t> cols;
+};
+
 /// One worker's buffers: the current row's group slots and quantile scratch rows.
 struct Worker {
   std::vector<double> gs;
@@ -60,6 +67,7 @@ struct Worker {
   SelectScratch select;
   std::vector<float> units32;   // units gathered for a select (a sample, candidates)
   std::vector<double> units64;
+  ScanHits hits;
   std::array<double, kDiagRecordSize> record{};
 };
 

@@ -181,11 +181,15 @@ TEST_CASE("the exact quantile's sampled bracket: hits, misses and overflows all 
     signed_zeros[i] = pool[(i * 7 + i / 13) % 6];
   }
   auto ranks = kernel_named(kKernels, "ranks");
-  for (double s : {0.0, 0.2, 0.5, 0.9, 1.0})
-    for (const auto* w : {&gauss, &ties, &skewed, &zeros, &signed_zeros}) {
-      run_both(prune, view(*w, 320, 20), {s});
-      run_both(ranks, view(*w, 320, 20), {s});
-    }
+  for (int width : {16, 8, 4, 1}) {  // every scan this CPU has: AVX-512, AVX2, 4-wide vectors, scalar
+    codegen::testing::ScanWidthOverride scan(width);
+    CAPTURE(width);
+    for (double s : {0.0, 0.2, 0.5, 0.9, 1.0})
+      for (const auto* w : {&gauss, &ties, &skewed, &zeros, &signed_zeros}) {
+        run_both(prune, view(*w, 320, 20), {s});
+        run_both(ranks, view(*w, 320, 20), {s});
+      }
+  }
   auto fused = kernel_named(std::string(kStd()) + R"(model base = load("m.safetensors", arch = mlp(act = relu));
 rule p = magnitude_prune(50%) on base.match("fc*.weight");
 rule q = quantize(8) on base.match("fc*.weight");

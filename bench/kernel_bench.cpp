@@ -1,11 +1,13 @@
 // Kernel throughput on a 4096 x 11008 f32 matrix (Gaussian rows, a few outlier columns,
 // seeded): plain memcpy, then the JIT's int8 per-row quantisation, fused exact 50% pruning
 // + int8, int4 per group of 64 and the interpreter, as GB/s of f32 input and as ratios to
-// memcpy measured in the same run; and the JIT's compile time, cold and from the caches.
+// memcpy measured in the same run, with the memory's floors for one pass and for a pre-pass
+// plus a pass; and the JIT's compile time, cold and from the caches.
 // Usage: kernel_bench [runs=5] [--no-interpreter]. Figures: docs/performance.md.
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -14,6 +16,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include <fmt/format.h>
 
@@ -141,23 +147,71 @@ int main(int argc, char** argv) {
   auto kernels = compile_source();
 
   // 1. memcpy, rows split over the threads like the kernels'.
+  auto split = [&](int threads, const auto& fn) {  // fn(first, last) on each thread's share
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] { fn(w.size() * t / threads, w.size() * (t + 1) / threads); });
+    for (auto& thread : pool) thread.join();
+  };
   std::vector<float> dest(w.size());
   double copy_gbs[3] = {0, 0, 0};
   for (int threads : {1, 2}) {
     auto timing = time_runs(runs, [&] {
-      std::vector<std::thread> pool;
-      for (int t = 0; t < threads; ++t)
-        pool.emplace_back([&, t] {
-          size_t first = w.size() * t / threads, last = w.size() * (t + 1) / threads;
-          std::memcpy(dest.data() + first, w.data() + first, (last - first) * sizeof(float));
-        });
-      for (auto& thread : pool) thread.join();
+      split(threads, [&](size_t first, size_t last) {
+        std::memcpy(dest.data() + first, w.data() + first, (last - first) * sizeof(float));
+      });
     });
     copy_gbs[threads] = kBytes / timing.best / 1e9;
     fmt::print("memcpy                          {} thread{}: {:6.1f} GB/s (median {:6.1f})\n", threads,
                threads == 1 ? " " : "s", copy_gbs[threads], kBytes / timing.median / 1e9);
   }
-  fmt::print("\n");
+  // The memory's floors for what the kernels move (2 threads): reading the matrix alone,
+  // as a pre-pass does, and reading it while writing a byte per weight, as int8 codes do.
+  // A kernel with a pre-pass cannot take less than the two together. SSE2 where there is
+  // one: generic vector code at -O2 is bound by its lane moves, not by memory.
+  std::vector<uint8_t> bytes(w.size());
+  std::atomic<uint32_t> sink{0};  // keeps the reads
+  auto read_only = time_runs(runs, [&] {
+    split(2, [&](size_t first, size_t last) {
+      uint32_t acc = 0;
+#if defined(__SSE2__)
+      __m128i lanes[4] = {};
+      for (; first + 16 <= last; first += 16)
+        for (int j = 0; j < 4; ++j)
+          lanes[j] = _mm_or_si128(lanes[j], _mm_loadu_si128(reinterpret_cast<const __m128i*>(&w[first + 4 * j])));
+      __m128i all = _mm_or_si128(_mm_or_si128(lanes[0], lanes[1]), _mm_or_si128(lanes[2], lanes[3]));
+      acc = static_cast<uint32_t>(_mm_cvtsi128_si32(all));
+#endif
+      for (size_t i = first; i < last; ++i) {
+        uint32_t b;
+        std::memcpy(&b, &w[i], sizeof b);
+        acc |= b;
+      }
+      sink |= acc;
+    });
+  });
+  auto read_write = time_runs(runs, [&] {
+    split(2, [&](size_t first, size_t last) {
+#if defined(__SSE2__)
+      for (; first + 16 <= last; first += 16) {  // each weight's top byte, packed
+        __m128i q[4];
+        for (int j = 0; j < 4; ++j)
+          q[j] = _mm_srli_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(&w[first + 4 * j])), 24);
+        __m128i b = _mm_packus_epi16(_mm_packs_epi32(q[0], q[1]), _mm_packs_epi32(q[2], q[3]));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(&bytes[first]), b);
+      }
+#endif
+      for (size_t i = first; i < last; ++i) {
+        uint32_t b;
+        std::memcpy(&b, &w[i], sizeof b);
+        bytes[i] = static_cast<uint8_t>(b >> 24);
+      }
+    });
+  });
+  fmt::print("floor: read only                2 threads: {:6.1f} ms, read + byte per weight {:6.1f} ms (sum {:.1f} ms, "
+             "{:.2f}x memcpy)\n\n",
+             read_only.best * 1e3, read_write.best * 1e3, (read_only.best + read_write.best) * 1e3,
+             kBytes / (read_only.best + read_write.best) / 1e9 / copy_gbs[2]);
 
   // 2. The JIT's kernels.
   struct Case {

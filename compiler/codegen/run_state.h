@@ -73,7 +73,8 @@ struct Worker {
 
 /// What a run leaves to the next: the workers' buffers and the candidate lists of quantiles
 /// over all. Fresh ones are page faults on every run (2 ms of a fused prune + quantise run
-/// over 180 MB on the project's machine).
+/// over 180 MB on the project's machine). What is kept is bounded by the largest run: a
+/// row's scratch per worker, a sample, and candidates up to the cap (2^20, 16 MB).
 struct RunBuffers {
   std::vector<Worker> workers;
   std::vector<std::vector<Candidate>> candidates;

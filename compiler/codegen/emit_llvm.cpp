@@ -18,7 +18,7 @@ using kir::NodeKind;
 using llvm::Value;
 
 // How an accumulator combines a unit into its running value.
-enum class Combine { FAdd, IAdd, SMax, SMin, Or };
+enum class Combine { FAdd, IAdd, SMax, SMin, UMax, Or };
 
 struct Acc {
   int id = -1;              // the reduction (or -1 for a flag)
@@ -106,6 +106,10 @@ class SweepEmitter {
   // A failure of the element being computed: a flag in normal sweeps, the end of the row
   // (described in `record`) in diagnostic ones.
   void fail_if(Value* cond, DiagKind kind, Value* value, int id);
+  // The same for a non-finite f32 `x` (a weight or an output). The flag is the unsigned
+  // max of the magnitudes' bits, tested once per row (infinities and NaNs have the largest):
+  // one instruction per vector of elements, where or-ing compares took four.
+  void fail_if_not_finite(Value* x, int flag, int id);
 
   // Accumulators.
   Acc& add_acc(Acc acc);
@@ -322,6 +326,11 @@ void SweepEmitter::fail_if(Value* cond, DiagKind kind, Value* value, int id) {
   b_.SetInsertPoint(cont);
 }
 
+void SweepEmitter::fail_if_not_finite(Value* x, int flag, int id) {
+  if (diag_) return fail_if(not_finite(x), DiagKind::Output, x, id);
+  accumulate(*flags_[flag], b_.CreateAnd(b_.CreateBitCast(x, i32()), b_.getInt32(0x7fffffff)));
+}
+
 Acc& SweepEmitter::add_acc(Acc acc) {
   accs_.push_back(acc);
   return accs_.back();
@@ -340,6 +349,7 @@ Value* SweepEmitter::combine(const Acc& acc, Value* a, Value* b) {
     case Combine::IAdd: return b_.CreateAdd(a, b);
     case Combine::SMax: return b_.CreateSelect(b_.CreateICmpSGT(b, a), b, a);
     case Combine::SMin: return b_.CreateSelect(b_.CreateICmpSLT(b, a), b, a);
+    case Combine::UMax: return b_.CreateSelect(b_.CreateICmpUGT(b, a), b, a);
     case Combine::Or: return b_.CreateOr(a, b);
   }
   return a;
@@ -387,14 +397,14 @@ void SweepEmitter::reduce(int id) {
 void SweepEmitter::write_output() {
   if (L_.result == kir::ResultKind::Tensor) {
     Value* v = num32(L_.value);
-    fail_if(not_finite(v), DiagKind::Output, v, L_.value);
+    fail_if_not_finite(v, kFlagOutput, L_.value);
     if (!diag_) b_.CreateStore(v, b_.CreateInBoundsGEP(f32(), out_, c_));
     return;
   }
   Value* q = num32(L_.q);
   // A q proven a finite whole number (the kernel clamps a rounded value between whole
   // bounds) skips the check, the rounding and the NaN guard: a third of int8's loop.
-  if (!L_.q_finite_whole) fail_if(not_finite(q), DiagKind::Output, q, L_.q);
+  if (!L_.q_finite_whole) fail_if_not_finite(q, kFlagOutput, L_.q);
   if (diag_) return;
   // to_code (semantics.h): round half to even, saturate, NaN to 0 (never a poison fptosi).
   Value* hi_bound = uniform_f32(L_.code_hi_slot);
@@ -483,7 +493,7 @@ void SweepEmitter::emit(const std::string& name) {
     for (int flag = 0; flag < kFlagCount; ++flag) {
       Acc acc;
       acc.flag = flag;
-      acc.combine = Combine::Or;
+      acc.combine = flag == kFlagDomain ? Combine::Or : Combine::UMax;  // see fail_if_not_finite
       acc.type = i32();
       acc.identity = b_.getInt32(0);
       add_acc(acc);
@@ -536,7 +546,7 @@ void SweepEmitter::emit(const std::string& name) {
   }
   if (plan_.check_input && !diag_) {
     Value* w = b_.CreateLoad(f32(), b_.CreateInBoundsGEP(f32(), in_, c_));
-    accumulate(*flags_[kFlagInput], b_.CreateZExt(not_finite(w), i32()));
+    fail_if_not_finite(w, kFlagInput, -1);
   }
   for (int id : plan_.reductions) reduce(id);
   if (plan_.output) write_output();
@@ -571,6 +581,7 @@ void SweepEmitter::emit(const std::string& name) {
     int slot = -1;
     if (acc.flag >= 0) {
       slot = plan_.flag_slot + acc.flag;
+      if (acc.combine == Combine::UMax) value = b_.CreateICmpUGE(value, b_.getInt32(0x7f800000));  // inf's bits
       value = b_.CreateUIToFP(value, f64());
     } else {
       const NodeInfo& info = L_.nodes[acc.id];

@@ -380,6 +380,13 @@ void SweepEmitter::reduce(int id) {
     case kir::ReduceOp::Min: {
       llvm::Type* int_type = x->getType()->isFloatTy() ? i32() : i64();
       Value* bits = b_.CreateBitCast(x, int_type);
+      // An abs() has its sign bit clear, so its key is its bits (LLVM does not see that the
+      // transform below is then the identity: two instructions per vector in max(abs(w))).
+      const kir::Node& operand = *L_.nodes[info.operands[0]].node;
+      if (operand.kind == NodeKind::Unary && static_cast<kir::UnaryOp>(operand.op) == kir::UnaryOp::Abs) {
+        unit = bits;
+        break;
+      }
       unsigned width = int_type->getIntegerBitWidth();
       Value* mask = b_.CreateAnd(b_.CreateAShr(bits, width - 1), llvm::ConstantInt::get(int_type, ~(uint64_t(1) << (width - 1))));
       unit = b_.CreateXor(bits, mask);

@@ -170,6 +170,7 @@ void RunState::process_row(int pass, int64_t row, Worker& w, Mode mode, int last
     if (plan.output && cols)
       out_row = L.result == kir::ResultKind::Tensor ? static_cast<void*>(out.values.data() + row * cols)
                                                     : static_cast<void*>(out.codes.data() + row * cols);
+    if (mode == Mode::Normal && plan.native_quantile >= 0 && scan_weights(plan, row, w, task)) continue;
     SweepFn fn = code.sweeps[pass][t];
     if (mode == Mode::Diagnose && t == last_sweep) {
       auto table = code.diagnostics();

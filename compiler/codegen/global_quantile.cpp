@@ -14,6 +14,7 @@
 // histogram of the keys' top 16 bits, then — re-reading rows — the units of the bucket
 // holding k, or the next 16 bits within it, and so on; when the whole key is known,
 // per-row counts of that key locate the tie's row, and one row is read again for its column.
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <limits>
@@ -155,6 +156,46 @@ __attribute__((target("avx512f,popcnt"))) int64_t scan_bracket_avx512(const floa
   return below;
 }
 
+// The pre-pass of magnitude pruning in one loop over a row of weights (for
+// SweepPlan::native_quantile): the bracket scan of w or abs(w) (into `out`, unless it is
+// null: the candidates overflowed), and the largest magnitude bits, `top` (the weights'
+// check, and the key of the row's max of abs(w)).
+template <bool Magnitude>
+__attribute__((target("avx512f,popcnt"))) int64_t scan_weights_avx512(const float* v, int64_t n, const Bracket& b,
+                                                                     int64_t base, std::vector<Candidate>* out,
+                                                                     ScanHits& hits, uint32_t& top) {
+  const __m512 lo = _mm512_set1_ps(b.lo_value), hi = _mm512_set1_ps(b.hi_value);
+  const __m512i magnitude = _mm512_set1_epi32(0x7fffffff), step = _mm512_set1_epi32(16);
+  hits.values.resize(n + 16);
+  hits.cols.resize(n + 16);
+  float* values = hits.values.data();
+  int32_t* cols = hits.cols.data();
+  __m512i col = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  __m512i largest = _mm512_setzero_si512();
+  int64_t below = 0, found = 0;
+  for (int64_t c = 0; c < n; c += 16) {
+    auto valid = static_cast<__mmask16>(n - c >= 16 ? 0xffff : (1u << (n - c)) - 1);
+    __m512i bits = _mm512_maskz_loadu_epi32(valid, v + c);
+    __m512i magnitudes = _mm512_and_si512(bits, magnitude);
+    largest = _mm512_mask_max_epu32(largest, valid, largest, magnitudes);
+    if (!out) continue;
+    __m512 x = _mm512_castsi512_ps(Magnitude ? magnitudes : bits);
+    __mmask16 lt = _mm512_mask_cmp_ps_mask(valid, x, lo, _CMP_LT_OQ);
+    __mmask16 inside = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(valid & ~lt), x, hi, _CMP_LE_OQ);
+    below += __builtin_popcount(lt);
+    _mm512_storeu_ps(values + found, _mm512_maskz_compress_ps(inside, x));
+    _mm512_storeu_si512(cols + found, _mm512_maskz_compress_epi32(inside, col));
+    found += __builtin_popcount(inside);
+    col = _mm512_add_epi32(col, step);
+  }
+  alignas(64) uint32_t lanes[16];  // (GCC 12's _mm512_reduce_max_epu32 warns of itself)
+  _mm512_store_si512(lanes, largest);
+  top = *std::max_element(lanes, lanes + 16);
+  if (out)
+    for (int64_t i = 0; i < found; ++i) out->push_back({static_cast<double>(values[i]), base + cols[i]});
+  return below;
+}
+
 // Eight units at a time, on CPUs with AVX2.
 __attribute__((target("avx2"))) int64_t scan_bracket_avx2(const float* v, int64_t n, const Bracket& b, int64_t base,
                                                            std::vector<Candidate>& out, const float* ahead) {
@@ -283,18 +324,50 @@ void RunState::select_row(GlobalSelect& g, int64_t row, Worker& w, int64_t task)
   const uint8_t* base = reinterpret_cast<const uint8_t*>(w.scratch.data()) + ix[L.ix.scratch_base + info.scratch];
   auto& found = g.found[task];
   size_t before = found.size();
+  int64_t below = 0;
   if (info.scratch_f64) {
     for_units(true, base, cols, [&](double v, uint64_t key, int64_t c) {
-      g.below[task] += key < g.lo;
+      below += key < g.lo;
       if (key >= g.lo && key <= g.hi) found.push_back({v, row * cols + c});
     });
   } else {
     const float* next_row = row + 1 < rows ? in.data + (row + 1) * cols : nullptr;
-    g.below[task] += scan_bracket(reinterpret_cast<const float*>(base), cols,
-                                  Bracket(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi)), row * cols, found, next_row,
-                                  w.hits);
+    below = scan_bracket(reinterpret_cast<const float*>(base), cols,
+                         Bracket(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi)), row * cols, found, next_row, w.hits);
   }
-  if (g.collected += static_cast<int64_t>(found.size() - before); g.collected > candidate_cap.load()) g.overflow = true;
+  count_collected(g, task, below, found.size() - before);
+}
+
+bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64_t task) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt");
+  GlobalSelect* g = select_of(plan.native_quantile);
+  if (!avx512 || scan_width_cap.load() < 16 || !g || !g->bracket) return false;
+  Bracket bracket(static_cast<uint32_t>(g->lo), static_cast<uint32_t>(g->hi));
+  if (!bracket.numeric) return false;
+  const float* weights = in.data + row * cols;
+  auto& found = g->found[task];
+  size_t before = found.size();
+  std::vector<Candidate>* out = g->overflow ? nullptr : &found;  // after an overflow the fallback reads again
+  uint32_t top = 0;
+  int64_t below = plan.native_magnitude ? scan_weights_avx512<true>(weights, cols, bracket, row * cols, out, w.hits, top)
+                                        : scan_weights_avx512<false>(weights, cols, bracket, row * cols, out, w.hits, top);
+  count_collected(*g, task, below, found.size() - before);
+  // What the sweep would have left: each row max's key (the bits of a magnitude; the
+  // identity on an empty row) and the weights' check.
+  double* slots = &rs[row * L.row_slots];
+  for (int id : plan.native_row_max) slots[L.nodes[id].slot] = from_i64(cols > 0 ? int64_t{top} : int64_t{INT32_MIN});
+  slots[plan.flag_slot + kFlagInput] = plan.check_input && top >= 0x7f800000u ? 1.0 : 0.0;  // infinity's bits
+  return true;
+#else
+  (void)plan, (void)row, (void)w, (void)task;
+  return false;
+#endif
+}
+
+void RunState::count_collected(GlobalSelect& g, int64_t task, int64_t below, size_t collected) {
+  g.below[task] += below;
+  if (g.collected += static_cast<int64_t>(collected); g.collected > candidate_cap.load()) g.overflow = true;
 }
 
 void RunState::select_over_all(int id) {

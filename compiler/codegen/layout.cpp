@@ -162,6 +162,35 @@ class LayoutBuilder {
   }
 
   // 3. Sweeps, as the schedule placed them, with the group sizes each loop must respect.
+  // SweepPlan::native_quantile: one quantile over all of abs(w) or w, and only row maxima
+  // of abs(w) besides.
+  void plan_native_scan(SweepPlan& plan) const {
+    auto is_input = [](const Node& node) { return node.kind == NodeKind::Input; };
+    auto is_magnitude = [&](const Node& node) {
+      return node.kind == NodeKind::Unary && static_cast<kir::UnaryOp>(node.op) == kir::UnaryOp::Abs &&
+             is_input(node.operand(0));
+    };
+    if (plan.output) return;
+    int quantile = -1;
+    std::vector<int> row_max;
+    for (int id : plan.reductions) {
+      const Node& node = *out_.nodes[id].node;
+      const Node& x = node.operand(0);
+      if (node.kind == NodeKind::Quantile && node.grouping.kind == kir::Grouping::Kind::All && quantile < 0 &&
+          (is_magnitude(x) || is_input(x)))
+        quantile = id;
+      else if (node.kind == NodeKind::Reduce && static_cast<kir::ReduceOp>(node.op) == kir::ReduceOp::Max &&
+               node.grouping.kind == kir::Grouping::Kind::Row && is_magnitude(x))
+        row_max.push_back(id);
+      else
+        return;
+    }
+    if (quantile < 0) return;
+    plan.native_quantile = quantile;
+    plan.native_magnitude = is_magnitude(out_.nodes[quantile].node->operand(0));
+    plan.native_row_max = std::move(row_max);
+  }
+
   void plan_sweeps() {
     const auto& schedule = prepared_.schedule;
     out_.sweeps.resize(schedule.passes.size());
@@ -196,6 +225,7 @@ class LayoutBuilder {
         }
         plan.size_classes.assign(classes.begin(), classes.end());
         plan.reads.assign(coarse.begin(), coarse.end());
+        plan_native_scan(plan);
         plan.flag_slot = out_.row_slots;
         out_.row_slots += kFlagCount;
         out_.sweeps[p].push_back(std::move(plan));

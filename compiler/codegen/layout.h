@@ -14,7 +14,7 @@ namespace kmr::codegen {
 
 /// Bumped whenever the generated code or this layout changes meaning: part of every
 /// cache key, so stale objects on disk are never loaded.
-constexpr int kCodegenAbiVersion = 8;
+constexpr int kCodegenAbiVersion = 9;
 
 /// The signature of every generated sweep function: one sweep over row `row`.
 ///   in       the row's cols f32 weights            out  the row's output (f32 or u8 codes)
@@ -68,6 +68,13 @@ struct SweepPlan {
   std::vector<int> reads;        // the coarse values its element computations read
   int flag_slot = -1;            // kFlagCount row slots
   bool has_domain_checks = false;
+  // The pre-pass of magnitude pruning, which the executor may run as one native loop over
+  // the weights (global_quantile.cpp: scan_weights) instead of this sweep and a scan of its
+  // scratch row: the sweep does nothing but a quantile over all of abs(w) (or w), row
+  // maxima of abs(w) and the weights' check. -1 when it does more.
+  int native_quantile = -1;
+  bool native_magnitude = false;
+  std::vector<int> native_row_max;
 };
 
 struct Layout {

@@ -136,6 +136,11 @@ class RunState {
   void select_row(GlobalSelect& g, int64_t row, Worker& worker, int64_t task);
   void histogram_row(GlobalSelect& g, Worker& worker);
   void select_over_all(int id);
+  /// Runs sweep `plan` of a row as one native loop over its weights when it can
+  /// (SweepPlan::native_quantile: AVX-512, a bracket of numbers); false when it cannot.
+  bool scan_weights(const SweepPlan& plan, int64_t row, Worker& worker, int64_t task);
+  /// Adds a row's scan to `g`: units below the bracket, and candidates (overflowing the cap).
+  void count_collected(GlobalSelect& g, int64_t task, int64_t below, size_t collected);
   /// Empties `lists` into `spare_candidates`, their memory kept for the next use.
   void recycle(std::vector<std::vector<Candidate>>& lists);
   GlobalSelect* select_of(int id) {

@@ -197,6 +197,16 @@ pipeline small = base |> p |> q;
 )", "small:p|>q");
   run_both(fused, view(gauss, 320, 20), {});
   run_both(fused, view(skewed, 320, 20), {});
+  // Non-finite weights are found by every scan, the native pre-pass of AVX-512 included.
+  for (int width : {16, 1}) {
+    codegen::testing::ScanWidthOverride scan(width);
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()}) {
+      auto w = gauss;
+      w[4321] = bad;
+      run_both(prune, view(w, 320, 20, "fc1.weight"), {0.5});
+      run_both(fused, view(w, 320, 20, "fc1.weight"), {});
+    }
+  }
 }
 
 TEST_CASE("a pruned row's max from the pre-pass: rows whose max ties the threshold, before, at and after it") {
@@ -214,7 +224,15 @@ pipeline small = base |> p |> q;
     CAPTURE(k);
     run_both(fused, view(w, 6, 4, "fc1.weight"), {k / 24.0});
   }
-  // The same through the fallback, which re-reads the rows that hold the row maxima.
+  // The same pattern over 320 rows, so that the bracket is sampled (and the pre-pass runs
+  // natively where the CPU has AVX-512), then through the fallback, which re-reads the rows
+  // that hold the row maxima.
+  std::vector<float> tall;
+  for (int r = 0; r < 320; ++r) tall.insert(tall.end(), w.begin() + (r % 6) * 4, w.begin() + (r % 6) * 4 + 4);
+  {
+    codegen::testing::CandidateCapOverride sampled(700);
+    for (double s : {0.3, 0.45, 0.5, 0.6, 0.75}) run_both(fused, view(tall, 320, 4, "fc1.weight"), {s});
+  }
   codegen::testing::CandidateCapOverride cap(0);
   for (int k : {11, 15, 20}) run_both(fused, view(w, 6, 4, "fc1.weight"), {k / 24.0});
 }

@@ -414,11 +414,13 @@ void SweepEmitter::write_output() {
   if (!L_.q_finite_whole) fail_if_not_finite(q, kFlagOutput, L_.q);
   if (diag_) return;
   // to_code (semantics.h): round half to even, saturate, NaN to 0 (never a poison fptosi).
-  Value* hi_bound = uniform_f32(L_.code_hi_slot);
-  Value* lo_bound = uniform_f32(L_.code_lo_slot);
   Value* code = L_.q_finite_whole ? q : intrinsic(llvm::Intrinsic::roundeven, q);
-  code = b_.CreateSelect(b_.CreateFCmpOGT(code, hi_bound), hi_bound, code);
-  code = b_.CreateSelect(b_.CreateFCmpOLT(code, lo_bound), lo_bound, code);
+  if (!L_.q_within_codes) {
+    Value* hi_bound = uniform_f32(L_.code_hi_slot);
+    Value* lo_bound = uniform_f32(L_.code_lo_slot);
+    code = b_.CreateSelect(b_.CreateFCmpOGT(code, hi_bound), hi_bound, code);
+    code = b_.CreateSelect(b_.CreateFCmpOLT(code, lo_bound), lo_bound, code);
+  }
   if (!L_.q_finite_whole) code = b_.CreateSelect(b_.CreateFCmpORD(code, code), code, f32c(0));
   Value* byte = b_.CreateTrunc(b_.CreateFPToSI(code, i32()), b_.getInt8Ty());
   b_.CreateStore(byte, b_.CreateInBoundsGEP(b_.getInt8Ty(), out_, c_));

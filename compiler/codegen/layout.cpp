@@ -89,6 +89,7 @@ class LayoutBuilder {
     out_.zero = id(k.zero);
     out_.bits = id(k.bits);
     out_.q_finite_whole = passes::q_is_finite_whole(k);
+    out_.q_within_codes = passes::q_within_codes(k);
     out_.canonical += fmt::format("result {} value {} q {} scale {} zero {} bits {} params {}\n",
                                   static_cast<int>(k.result), out_.value, out_.q, out_.scale, out_.zero, out_.bits,
                                   k.params.size());

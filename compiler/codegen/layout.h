@@ -14,7 +14,7 @@ namespace kmr::codegen {
 
 /// Bumped whenever the generated code or this layout changes meaning: part of every
 /// cache key, so stale objects on disk are never loaded.
-constexpr int kCodegenAbiVersion = 9;
+constexpr int kCodegenAbiVersion = 10;
 
 /// The signature of every generated sweep function: one sweep over row `row`.
 ///   in       the row's cols f32 weights            out  the row's output (f32 or u8 codes)
@@ -89,6 +89,7 @@ struct Layout {
   std::vector<int> group_slot_class;  // group slot -> size class
   int code_lo_slot = -1, code_hi_slot = -1;  // quantized: saturation bounds of codes
   bool q_finite_whole = false;  // quantized: passes::q_is_finite_whole (codes need no rounding)
+  bool q_within_codes = false;  // and passes::q_within_codes (nor saturation)
   IxLayout ix;
 
   std::vector<std::vector<SweepPlan>> sweeps;          // [pass][sweep]

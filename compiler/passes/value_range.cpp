@@ -8,6 +8,8 @@
 #include <initializer_list>
 #include <limits>
 
+#include "compiler/kir/semantics.h"
+
 namespace kmr::passes {
 namespace {
 
@@ -116,6 +118,45 @@ std::unordered_map<const kir::Node*, ValueRange> value_ranges(const kir::Kernel&
     ranges.emplace(node, r);
   }
   return ranges;
+}
+
+namespace {
+
+// The value of `node` when the kernel's bits are `bits`, for nodes computed from bits and
+// constants only; NaN for any other node.
+double value_for_bits(const kir::Node& node, const kir::Kernel& kernel, double bits) {
+  if (&node == kernel.bits.get()) return bits;
+  double v[3] = {0, 0, 0};
+  for (size_t i = 0; i < node.operands.size() && i < 3; ++i) v[i] = value_for_bits(node.operand(i), kernel, bits);
+  switch (node.kind) {
+    case NodeKind::Const: return node.value;
+    case NodeKind::Unary: return kir::sem::unary(static_cast<UnaryOp>(node.op), v[0]);
+    case NodeKind::Binary: return kir::sem::binary(static_cast<BinaryOp>(node.op), v[0], v[1]);
+    case NodeKind::Select: return v[0] != 0 ? v[1] : v[2];
+    default: return std::numeric_limits<double>::quiet_NaN();
+  }
+}
+
+}  // namespace
+
+bool q_within_codes(const kir::Kernel& kernel) {
+  if (!q_is_finite_whole(kernel)) return false;
+  const kir::Node& outer = *kernel.q;
+  const kir::Node& inner = outer.operand(0);
+  bool min_outside = static_cast<BinaryOp>(outer.op) == BinaryOp::Min;  // min(max(x, lo), hi)
+  ValueRange widths = value_ranges(kernel).at(kernel.bits.get());  // within 2..8: a constant, or any
+  for (int bits = static_cast<int>(std::ceil(widths.lo)); bits <= widths.hi; ++bits) {
+    // Bounds meet the f32 element as f32 (small whole numbers: exact).
+    double inner_bound = static_cast<float>(value_for_bits(inner.operand(1), kernel, bits));
+    double outer_bound = static_cast<float>(value_for_bits(outer.operand(1), kernel, bits));
+    // min(max(x, a), b) lies in [min(a, b), b]; max(min(x, b), a) in [a, max(a, b)].
+    double lowest = min_outside ? std::min(inner_bound, outer_bound) : outer_bound;
+    double highest = min_outside ? outer_bound : std::max(inner_bound, outer_bound);
+    double code_lo = kernel.zero ? 0 : -std::ldexp(1.0, bits - 1);
+    double code_hi = kernel.zero ? std::ldexp(1.0, bits) - 1 : std::ldexp(1.0, bits - 1) - 1;
+    if (!(lowest >= code_lo && highest <= code_hi)) return false;  // NaN (another input) fails too
+  }
+  return true;
 }
 
 bool q_is_finite_whole(const kir::Kernel& kernel) {

@@ -29,4 +29,11 @@ std::unordered_map<const kir::Node*, ValueRange> value_ranges(const kir::Kernel&
 /// bounds come second: a NaN x then yields the inner bound (kir::sem::min/max).
 bool q_is_finite_whole(const kir::Kernel& kernel);
 
+/// Whether, besides, q always lies in the code range of the run's bit width (with a zero
+/// point [0, 2^bits - 1], else [-2^(bits-1), 2^(bits-1) - 1]), so that codes need no
+/// saturation: the clamp's bounds depend on nothing but `bits` and constants, and are
+/// evaluated for every valid width 2..8 (the stdlib's qmax = 2^(bits-1) - 1 is exactly
+/// the top code).
+bool q_within_codes(const kir::Kernel& kernel);
+
 }  // namespace kmr::passes

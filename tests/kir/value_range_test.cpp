@@ -40,6 +40,12 @@ kernel huge_bounds(w: tensor, bits: int) -> qtensor {
 kernel int_param(w: tensor, k: int = 3) -> qtensor {
   yield quantized(clamp(round(w * 10.0), -k, k), 1.0, bits = 4);
 }
+kernel wide_bounds(w: tensor, bits: int = 4) -> qtensor {
+  yield quantized(clamp(round(w * 100.0), -127, 127), 1.0, bits = bits);
+}
+kernel eight_bits(w: tensor) -> qtensor {
+  yield quantized(clamp(round(w * 100.0), -127, 127), 1.0, bits = 8);
+}
 kernel floors(w: tensor, bits: int = 4) -> qtensor {
   let top = 2 ^ bits - 1;
   yield quantized(clamp(floor(w * 4.0) + ceil(w) * 2.0 - 1.0, 0, top), 1.0, zero = 8, bits = bits);
@@ -53,6 +59,18 @@ TEST_CASE("the stdlib's quantisers and the fused pipeline yield codes proven fin
   CHECK(proven("quantize_asym"));
   CHECK(proven("small:p|>q"));
   CHECK(proven("floors"));  // floor, ceil, sums and products of whole numbers stay whole
+}
+
+TEST_CASE("codes need no saturation when the clamp's bounds fit every valid bit width") {
+  auto within = [](const std::string& name) { return passes::q_within_codes(kernel_named(kSource, name).kernel); };
+  CHECK(within("quantize"));       // qmax = 2^(bits-1) - 1 is the top code
+  CHECK(within("quantize_asym"));  // [0, 2^bits - 1] with a zero point
+  CHECK(within("small:p|>q"));
+  CHECK(within("eight_bits"));
+  CHECK(within("floors"));          // floor(...) clamped to [0, 2^bits - 1]
+  CHECK_FALSE(within("wide_bounds"));  // 127 is no 4-bit code
+  CHECK_FALSE(within("int_param"));    // not even whole
+  CHECK_FALSE(within("unrounded"));
 }
 
 TEST_CASE("what the analysis cannot prove keeps the full conversion") {
@@ -99,6 +117,8 @@ TEST_CASE("JIT = interpreter on proven and unproven codes, including saturation 
   run_both(kernel_named(kSource, "huge_bounds"), view(w, 7, 33), {8});
   run_both(kernel_named(kSource, "int_param"), view(w, 7, 33), {2.5});
   run_both(kernel_named(kSource, "floors"), view(w, 7, 33), {4});
+  for (double bits : {2.0, 4.0, 8.0}) run_both(kernel_named(kSource, "wide_bounds"), view(w, 7, 33), {bits});  // saturated
+  run_both(kernel_named(kSource, "eight_bits"), view(w, 7, 33), {});
   // A NaN bound makes the codes NaN: an error in both engines, whichever path.
   run_both(kernel_named(kSource, "fractional_bounds"), view(w, 7, 33), {std::numeric_limits<double>::quiet_NaN()});
 }

@@ -250,7 +250,10 @@ void RunState::eval_stage(int pass, int stage, int64_t row, Worker& w) {
 void RunState::finalize(int id) {
   const NodeInfo& info = L.nodes[id];
   const kir::Node& node = *info.node;
-  if (node.kind == NodeKind::Quantile && element_domain(info)) return select_over_all(id);
+  if (node.kind == NodeKind::Quantile && element_domain(info)) {
+    select_over_all(id, false);
+    return;
+  }
   if (element_domain(info)) {
     // Per-row partials, combined in row order (the same for any thread count).
     auto op = static_cast<kir::ReduceOp>(node.op);

@@ -370,14 +370,14 @@ void RunState::count_collected(GlobalSelect& g, int64_t task, int64_t below, siz
   if (g.collected += static_cast<int64_t>(collected); g.collected > candidate_cap.load()) g.overflow = true;
 }
 
-void RunState::select_over_all(int id) {
+bool RunState::select_over_all(int id, bool bracket_only) {
   GlobalSelect& g = *select_of(id);
   const NodeInfo& info = L.nodes[id];
   int64_t n = rows * cols;
   int64_t k = kir::sem::quantile_rank(us[L.nodes[info.operands[1]].slot], n);
   us[info.slot] = 0;
   us[info.pos_slot] = from_i64(kPastEnd);
-  if (n == 0) return;
+  if (n == 0) return true;
   int64_t target = std::min(k, n - 1);
   double value = 0;
   int64_t pos = 0;
@@ -422,9 +422,11 @@ void RunState::select_over_all(int id) {
     for (size_t t = 0; t < g.found.size(); ++t) below += g.below[t], inside += static_cast<int64_t>(g.found[t].size());
     if (below <= target && target < below + inside) {
       pick(g.found, target - below);
-      return finish();
+      finish();
+      return true;
     }
   }
+  if (bracket_only) return false;
   recycle(g.found);
   if (g.bracket) rerun(g.pass, g.sweep, [&](int64_t, Worker& w, int64_t) { histogram_row(g, w); });
 
@@ -486,6 +488,7 @@ void RunState::select_over_all(int id) {
     shift = next;
   }
   finish();
+  return true;
 }
 
 }  // namespace kmr::codegen

@@ -135,7 +135,9 @@ class RunState {
   /// After that sweep, for each row.
   void select_row(GlobalSelect& g, int64_t row, Worker& worker, int64_t task);
   void histogram_row(GlobalSelect& g, Worker& worker);
-  void select_over_all(int id);
+  /// Finishes quantile `id` after its pass: rank k among the bracket's candidates, else
+  /// (unless `bracket_only`, which then returns false) by the fallback's re-reads.
+  bool select_over_all(int id, bool bracket_only);
   /// Runs sweep `plan` of a row as one native loop over its weights when it can
   /// (SweepPlan::native_quantile: AVX-512, a bracket of numbers); false when it cannot.
   bool scan_weights(const SweepPlan& plan, int64_t row, Worker& worker, int64_t task);
@@ -186,6 +188,10 @@ class RunState {
  private:
   Status prepare();
   void run_pass(int pass);
+  void finish_pass(int pass);
+  /// Prefetches the first rows of the first two row blocks (the threads' first tasks of a
+  /// pass) while `selecting` holds, up to a budget well within a shared L3.
+  void warm_rows(const std::atomic<bool>& selecting);
   void check_input_flags();
   void diagnose_flags();
   void set_code_bounds();

@@ -84,6 +84,12 @@ struct Bracket {
   }
 };
 
+// A unit of w or abs(w).
+template <bool Magnitude>
+float unit_of(float x) {
+  return Magnitude ? std::fabs(x) : x;
+}
+
 int64_t scan_bracket_scalar(const float* v, int64_t n, const Bracket& b, int64_t base, std::vector<Candidate>& out) {
   int64_t below = 0;
   for (int64_t c = 0; c < n; ++c) {
@@ -156,6 +162,31 @@ __attribute__((target("avx512f,popcnt"))) int64_t scan_bracket_avx512(const floa
   return below;
 }
 
+// The state of scan_weights_avx512 across its steps.
+struct WeightScan {
+  __m512i largest, col;
+  int64_t below = 0, found = 0;
+};
+
+// Sixteen weights (those of `valid`) of scan_weights_avx512. Only the columns of the units
+// inside the bracket are compressed and stored; their values are read again afterwards.
+template <bool Magnitude>
+__attribute__((target("avx512f,popcnt"), always_inline)) inline void scan_weights_step(
+    const float* v, __mmask16 valid, __m512 lo, __m512 hi, bool collect, int32_t* cols, WeightScan& s) {
+  __m512i bits = _mm512_maskz_loadu_epi32(valid, v);
+  __m512i magnitudes = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff));
+  s.largest = _mm512_mask_max_epu32(s.largest, valid, s.largest, magnitudes);
+  if (collect) {
+    __m512 x = _mm512_castsi512_ps(Magnitude ? magnitudes : bits);
+    __mmask16 lt = _mm512_mask_cmp_ps_mask(valid, x, lo, _CMP_LT_OQ);
+    __mmask16 inside = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(valid & ~lt), x, hi, _CMP_LE_OQ);
+    s.below += __builtin_popcount(lt);
+    _mm512_storeu_si512(cols + s.found, _mm512_maskz_compress_epi32(inside, s.col));
+    s.found += __builtin_popcount(inside);
+  }
+  s.col = _mm512_add_epi32(s.col, _mm512_set1_epi32(16));
+}
+
 // The pre-pass of magnitude pruning in one loop over a row of weights (for
 // SweepPlan::native_quantile): the bracket scan of w or abs(w) (into `out`, unless it is
 // null: the candidates overflowed), and the largest magnitude bits, `top` (the weights'
@@ -165,35 +196,19 @@ __attribute__((target("avx512f,popcnt"))) int64_t scan_weights_avx512(const floa
                                                                      int64_t base, std::vector<Candidate>* out,
                                                                      ScanHits& hits, uint32_t& top) {
   const __m512 lo = _mm512_set1_ps(b.lo_value), hi = _mm512_set1_ps(b.hi_value);
-  const __m512i magnitude = _mm512_set1_epi32(0x7fffffff), step = _mm512_set1_epi32(16);
-  hits.values.resize(n + 16);
   hits.cols.resize(n + 16);
-  float* values = hits.values.data();
   int32_t* cols = hits.cols.data();
-  __m512i col = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  __m512i largest = _mm512_setzero_si512();
-  int64_t below = 0, found = 0;
-  for (int64_t c = 0; c < n; c += 16) {
-    auto valid = static_cast<__mmask16>(n - c >= 16 ? 0xffff : (1u << (n - c)) - 1);
-    __m512i bits = _mm512_maskz_loadu_epi32(valid, v + c);
-    __m512i magnitudes = _mm512_and_si512(bits, magnitude);
-    largest = _mm512_mask_max_epu32(largest, valid, largest, magnitudes);
-    if (!out) continue;
-    __m512 x = _mm512_castsi512_ps(Magnitude ? magnitudes : bits);
-    __mmask16 lt = _mm512_mask_cmp_ps_mask(valid, x, lo, _CMP_LT_OQ);
-    __mmask16 inside = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(valid & ~lt), x, hi, _CMP_LE_OQ);
-    below += __builtin_popcount(lt);
-    _mm512_storeu_ps(values + found, _mm512_maskz_compress_ps(inside, x));
-    _mm512_storeu_si512(cols + found, _mm512_maskz_compress_epi32(inside, col));
-    found += __builtin_popcount(inside);
-    col = _mm512_add_epi32(col, step);
-  }
+  WeightScan s{_mm512_setzero_si512(), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)};
+  bool collect = out != nullptr;
+  int64_t c = 0;
+  for (; c + 16 <= n; c += 16) scan_weights_step<Magnitude>(v + c, 0xffff, lo, hi, collect, cols, s);
+  if (c < n) scan_weights_step<Magnitude>(v + c, static_cast<__mmask16>((1u << (n - c)) - 1), lo, hi, collect, cols, s);
   alignas(64) uint32_t lanes[16];  // (GCC 12's _mm512_reduce_max_epu32 warns of itself)
-  _mm512_store_si512(lanes, largest);
+  _mm512_store_si512(lanes, s.largest);
   top = *std::max_element(lanes, lanes + 16);
   if (out)
-    for (int64_t i = 0; i < found; ++i) out->push_back({static_cast<double>(values[i]), base + cols[i]});
-  return below;
+    for (int64_t i = 0; i < s.found; ++i) out->push_back({static_cast<double>(unit_of<Magnitude>(v[cols[i]])), base + cols[i]});
+  return s.below;
 }
 
 // Eight units at a time, on CPUs with AVX2.

@@ -5,7 +5,8 @@
 // scratch row, then one vectorised scan of that row):
 // 1. Before the pass, a bracket of keys [lo, hi] that holds rank k with overwhelming
 //    probability: ranks k·m/n ± 4σ (+64) of a sample of m units from 64 evenly spaced
-//    rows. (A tensor of at most candidate_cap units is bracketed whole.)
+//    rows. (A tensor of at most 65,536 units is bracketed whole: every unit a candidate,
+//    which costs 16 bytes and a select each — 12 ms for a 1024 x 1024 matrix.)
 // 2. Per row: units below lo are counted, units inside collected with their positions.
 // 3. After the pass, if `below` ≤ k < `below` + collected, a radix select among the
 //    candidates (tasks are row blocks in order, so candidates are in position order)
@@ -34,6 +35,7 @@ constexpr int kLevelBits = 16;
 constexpr size_t kBuckets = size_t{1} << kLevelBits;
 constexpr int64_t kSampleRows = 64;
 constexpr int64_t kMinRowsToSample = 256;  // with fewer rows, 64 of them are too much of the tensor
+constexpr int64_t kWholeBracketUnits = int64_t{1} << 16;
 constexpr int64_t kSampleUnits = int64_t{1} << 18;
 
 // At most this many candidates (16 bytes each) are collected.
@@ -272,7 +274,7 @@ void RunState::plan_select(GlobalSelect& g) {
     }
   g.collected = 0;
   g.overflow = false;
-  g.bracket = n <= cap;
+  g.bracket = n <= std::min(cap, kWholeBracketUnits);
   g.lo = 0;
   g.hi = ~uint64_t{0};
   if (g.bracket || rows < kMinRowsToSample) return;

@@ -209,6 +209,17 @@ pipeline small = base |> p |> q;
   }
 }
 
+TEST_CASE("tensors above 65,536 units sample their bracket, under the default candidate cap too") {
+  // 300 x 300: every unit a candidate would cost a select over all 90,000 of them.
+  auto prune = kernel_named(kStd(), "magnitude_prune");
+  auto gauss = random_weights(300 * 300, 21, false);
+  auto ties = random_weights(300 * 300, 22, true);
+  for (double s : {0.1, 0.5, 0.97}) {
+    run_both(prune, view(gauss, 300, 300, "fc1.weight"), {s});
+    run_both(prune, view(ties, 300, 300, "fc1.weight"), {s});
+  }
+}
+
 TEST_CASE("a pruned row's max from the pre-pass: rows whose max ties the threshold, before, at and after it") {
   // |w| in {0, 1, 2}; for 11 <= k <= 20 of the 24 units the threshold's value is 1, and
   // its unit (kpos) moves from row 0 to row 5 past rows whose maximum is 1.

@@ -382,8 +382,7 @@ void SweepEmitter::reduce(int id) {
       Value* bits = b_.CreateBitCast(x, int_type);
       // An abs() has its sign bit clear, so its key is its bits (LLVM does not see that the
       // transform below is then the identity: two instructions per vector in max(abs(w))).
-      const kir::Node& operand = *L_.nodes[info.operands[0]].node;
-      if (operand.kind == NodeKind::Unary && static_cast<kir::UnaryOp>(operand.op) == kir::UnaryOp::Abs) {
+      if (L_.nodes[info.operands[0]].node->is(kir::UnaryOp::Abs)) {
         unit = bits;
         break;
       }

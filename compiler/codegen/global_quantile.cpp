@@ -133,44 +133,13 @@ int64_t scan_bracket_portable(const float* v, int64_t n, const Bracket& b, int64
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// Sixteen units at a time with AVX-512. The units inside the bracket are compressed in a
-// register and stored whole at the hits' end, which then advances by their count: the
-// rare candidates (one vector in ten holds one) cost no mispredicted branch. A compress
-// straight to memory would be microcoded on Zen 4.
-__attribute__((target("avx512f,popcnt"))) int64_t scan_bracket_avx512(const float* v, int64_t n, const Bracket& b,
-                                                                     int64_t base, std::vector<Candidate>& out,
-                                                                     const float* ahead, ScanHits& hits) {
-  const __m512 lo = _mm512_set1_ps(b.lo_value), hi = _mm512_set1_ps(b.hi_value);
-  hits.values.resize(n + 16);
-  hits.cols.resize(n + 16);
-  float* values = hits.values.data();
-  int32_t* cols = hits.cols.data();  // rows are shorter than 2^31 (the executor checks)
-  __m512i col = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  const __m512i step = _mm512_set1_epi32(16);
-  int64_t below = 0, found = 0;
-  for (int64_t c = 0; c < n; c += 16) {
-    if (ahead) _mm_prefetch(reinterpret_cast<const char*>(ahead + c), _MM_HINT_T1);
-    auto valid = static_cast<__mmask16>(n - c >= 16 ? 0xffff : (1u << (n - c)) - 1);
-    __m512 x = _mm512_maskz_loadu_ps(valid, v + c);
-    __mmask16 lt = _mm512_mask_cmp_ps_mask(valid, x, lo, _CMP_LT_OQ);
-    __mmask16 inside = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(valid & ~lt), x, hi, _CMP_LE_OQ);
-    below += __builtin_popcount(lt);
-    _mm512_storeu_ps(values + found, _mm512_maskz_compress_ps(inside, x));
-    _mm512_storeu_si512(cols + found, _mm512_maskz_compress_epi32(inside, col));
-    found += __builtin_popcount(inside);
-    col = _mm512_add_epi32(col, step);
-  }
-  for (int64_t i = 0; i < found; ++i) out.push_back({static_cast<double>(values[i]), base + cols[i]});
-  return below;
-}
-
 // The state of scan_weights_avx512 across its steps.
 struct WeightScan {
   __m512i largest, col;
   int64_t below = 0, found = 0;
 };
 
-// Sixteen weights (those of `valid`) of scan_weights_avx512. Only the columns of the units
+// Sixteen units (those of `valid`) of scan_weights_avx512. Only the columns of the units
 // inside the bracket are compressed and stored; their values are read again afterwards.
 template <bool Magnitude>
 __attribute__((target("avx512f,popcnt"), always_inline)) inline void scan_weights_step(
@@ -189,21 +158,27 @@ __attribute__((target("avx512f,popcnt"), always_inline)) inline void scan_weight
   s.col = _mm512_add_epi32(s.col, _mm512_set1_epi32(16));
 }
 
-// The pre-pass of magnitude pruning in one loop over a row of weights (for
-// SweepPlan::native_quantile): the bracket scan of w or abs(w) (into `out`, unless it is
-// null: the candidates overflowed), and the largest magnitude bits, `top` (the weights'
-// check, and the key of the row's max of abs(w)).
+// Sixteen units at a time with AVX-512: the bracket scan of v or abs(v) (into `out`,
+// unless it is null: the candidates overflowed), and the largest magnitude bits, `top`.
+// On a row of weights (SweepPlan::native_quantile) this is the whole pre-pass of
+// magnitude pruning: `top` is the weights' check and the key of the row's max of abs(w).
+// The candidates (one vector in ten holds one) cost no mispredicted branch: their columns
+// are compressed in a register and stored whole where the row's hits end (a compress
+// straight to memory would be microcoded on Zen 4). `ahead`, when not null, is prefetched.
 template <bool Magnitude>
 __attribute__((target("avx512f,popcnt"))) int64_t scan_weights_avx512(const float* v, int64_t n, const Bracket& b,
                                                                      int64_t base, std::vector<Candidate>* out,
-                                                                     ScanHits& hits, uint32_t& top) {
+                                                                     const float* ahead, ScanHits& hits, uint32_t& top) {
   const __m512 lo = _mm512_set1_ps(b.lo_value), hi = _mm512_set1_ps(b.hi_value);
   hits.cols.resize(n + 16);
   int32_t* cols = hits.cols.data();
   WeightScan s{_mm512_setzero_si512(), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)};
   bool collect = out != nullptr;
   int64_t c = 0;
-  for (; c + 16 <= n; c += 16) scan_weights_step<Magnitude>(v + c, 0xffff, lo, hi, collect, cols, s);
+  for (; c + 16 <= n; c += 16) {
+    if (ahead) _mm_prefetch(reinterpret_cast<const char*>(ahead + c), _MM_HINT_T1);
+    scan_weights_step<Magnitude>(v + c, 0xffff, lo, hi, collect, cols, s);
+  }
   if (c < n) scan_weights_step<Magnitude>(v + c, static_cast<__mmask16>((1u << (n - c)) - 1), lo, hi, collect, cols, s);
   alignas(64) uint32_t lanes[16];  // (GCC 12's _mm512_reduce_max_epu32 warns of itself)
   _mm512_store_si512(lanes, s.largest);
@@ -248,7 +223,8 @@ int64_t scan_bracket(const float* v, int64_t n, const Bracket& b, int64_t base, 
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt");
   static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx512 && widest >= 16) return scan_bracket_avx512(v, n, b, base, out, ahead, hits);
+  uint32_t top = 0;  // unused here
+  if (avx512 && widest >= 16) return scan_weights_avx512<false>(v, n, b, base, &out, ahead, hits, top);
   if (avx2 && widest >= 8) return scan_bracket_avx2(v, n, b, base, out, ahead);
 #endif
   return scan_bracket_portable(v, n, b, base, out, ahead);
@@ -367,8 +343,8 @@ bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64
   size_t before = found.size();
   std::vector<Candidate>* out = g->overflow ? nullptr : &found;  // after an overflow the fallback reads again
   uint32_t top = 0;
-  int64_t below = plan.native_magnitude ? scan_weights_avx512<true>(weights, cols, bracket, row * cols, out, w.hits, top)
-                                        : scan_weights_avx512<false>(weights, cols, bracket, row * cols, out, w.hits, top);
+  int64_t below = plan.native_magnitude ? scan_weights_avx512<true>(weights, cols, bracket, row * cols, out, nullptr, w.hits, top)
+                                        : scan_weights_avx512<false>(weights, cols, bracket, row * cols, out, nullptr, w.hits, top);
   count_collected(*g, task, below, found.size() - before);
   // What the sweep would have left: each row max's key (the bits of a magnitude; the
   // identity on an empty row) and the weights' check.

@@ -7,6 +7,7 @@
 #include <set>
 
 #include <fmt/format.h>
+
 #include "compiler/passes/value_range.h"
 
 namespace kmr::codegen {
@@ -162,15 +163,11 @@ class LayoutBuilder {
     }
   }
 
-  // 3. Sweeps, as the schedule placed them, with the group sizes each loop must respect.
   // SweepPlan::native_quantile: one quantile over all of abs(w) or w, and only row maxima
   // of abs(w) besides.
   void plan_native_scan(SweepPlan& plan) const {
     auto is_input = [](const Node& node) { return node.kind == NodeKind::Input; };
-    auto is_magnitude = [&](const Node& node) {
-      return node.kind == NodeKind::Unary && static_cast<kir::UnaryOp>(node.op) == kir::UnaryOp::Abs &&
-             is_input(node.operand(0));
-    };
+    auto is_magnitude = [&](const Node& node) { return node.is(kir::UnaryOp::Abs) && is_input(node.operand(0)); };
     if (plan.output) return;
     int quantile = -1;
     std::vector<int> row_max;
@@ -192,6 +189,7 @@ class LayoutBuilder {
     plan.native_row_max = std::move(row_max);
   }
 
+  // 3. Sweeps, as the schedule placed them, with the group sizes each loop must respect.
   void plan_sweeps() {
     const auto& schedule = prepared_.schedule;
     out_.sweeps.resize(schedule.passes.size());

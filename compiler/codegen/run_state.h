@@ -52,10 +52,9 @@ struct GlobalSelect {
   std::atomic<bool> overflow{false};
 };
 
-/// A row's units inside a quantile's bracket, as the vector scan stores them (values and
-/// columns, with room for a whole vector past the last).
+/// The columns of a row's units inside a quantile's bracket, as the vector scan stores
+/// them (with room for a whole vector past the last).
 struct ScanHits {
-  std::vector<float> values;
   std::vector<int32_t> cols;
 };
 

@@ -89,6 +89,8 @@ struct Node {
   const Node& operand(size_t i) const { return *operands[i]; }
   bool is_element() const { return level.kind == Level::Kind::Element; }
   bool is_uniform() const { return level.kind == Level::Kind::Uniform; }
+  bool is(UnaryOp unary) const { return kind == NodeKind::Unary && op == static_cast<int>(unary); }
+  bool is(BinaryOp binary) const { return kind == NodeKind::Binary && op == static_cast<int>(binary); }
 };
 
 /// Structural equality (same kind, operator, constants and operands).

@@ -26,7 +26,7 @@ std::optional<std::pair<kir::NodeRef, const kir::Node*>> kept_row_max_of(
       node.grouping.kind != kir::Grouping::Kind::Row || node.domain.kind != kir::Level::Kind::Element)
     return std::nullopt;
   const kir::Node* select = node.operands[0].get();
-  bool under_abs = select->kind == NodeKind::Unary && static_cast<kir::UnaryOp>(select->op) == kir::UnaryOp::Abs;
+  bool under_abs = select->is(kir::UnaryOp::Abs);
   if (under_abs) select = select->operands[0].get();
   if (select->kind != NodeKind::Select) return std::nullopt;
   const kir::Node& cond = select->operand(0);
@@ -38,8 +38,7 @@ std::optional<std::pair<kir::NodeRef, const kir::Node*>> kept_row_max_of(
   const kir::Node& quantile = cond.operand(1);
   if (quantile.grouping.kind != kir::Grouping::Kind::All) return std::nullopt;
   const kir::Node& kept_value = select->operand(1);
-  bool same = under_abs ? x->kind == NodeKind::Unary && static_cast<kir::UnaryOp>(x->op) == kir::UnaryOp::Abs &&
-                              kir::same_node(x->operand(0), kept_value)
+  bool same = under_abs ? x->is(kir::UnaryOp::Abs) && kir::same_node(x->operand(0), kept_value)
                         : kir::same_node(*x, kept_value);
   const ValueRange& range = ranges.at(x.get());
   if (!same || range.nan || !(range.lo >= 0)) return std::nullopt;

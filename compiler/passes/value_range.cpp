@@ -137,14 +137,32 @@ double value_for_bits(const kir::Node& node, const kir::Kernel& kernel, double b
   }
 }
 
+bool q_is_finite_whole(const kir::Kernel& kernel, const std::unordered_map<const kir::Node*, ValueRange>& ranges) {
+  if (kernel.result != kir::ResultKind::Quantized || !kernel.q) return false;
+  // Whole numbers this small stay exact when an element operation rounds them to f32.
+  auto small_whole = [&](const kir::NodeRef& bound) {
+    const ValueRange& r = ranges.at(bound.get());
+    constexpr double kExactInF32 = 16777216.0;
+    return !r.nan && r.whole && r.lo >= -kExactInF32 && r.hi <= kExactInF32;
+  };
+  const kir::Node& outer = *kernel.q;
+  bool clamp_like = (outer.is(BinaryOp::Min) && outer.operand(0).is(BinaryOp::Max)) ||
+                    (outer.is(BinaryOp::Max) && outer.operand(0).is(BinaryOp::Min));
+  if (!clamp_like) return false;
+  const kir::Node& inner = outer.operand(0);
+  // The inner bound replaces a NaN x and one infinity, the outer bound the other infinity.
+  return ranges.at(inner.operands[0].get()).whole && small_whole(inner.operands[1]) && small_whole(outer.operands[1]);
+}
+
 }  // namespace
 
 bool q_within_codes(const kir::Kernel& kernel) {
-  if (!q_is_finite_whole(kernel)) return false;
+  auto ranges = value_ranges(kernel);
+  if (!q_is_finite_whole(kernel, ranges)) return false;
   const kir::Node& outer = *kernel.q;
   const kir::Node& inner = outer.operand(0);
-  bool min_outside = static_cast<BinaryOp>(outer.op) == BinaryOp::Min;  // min(max(x, lo), hi)
-  ValueRange widths = value_ranges(kernel).at(kernel.bits.get());  // within 2..8: a constant, or any
+  bool min_outside = outer.is(BinaryOp::Min);  // min(max(x, lo), hi)
+  const ValueRange& widths = ranges.at(kernel.bits.get());  // within 2..8: a constant, or any
   for (int bits = static_cast<int>(std::ceil(widths.lo)); bits <= widths.hi; ++bits) {
     // Bounds meet the f32 element as f32 (small whole numbers: exact).
     double inner_bound = static_cast<float>(value_for_bits(inner.operand(1), kernel, bits));
@@ -159,25 +177,6 @@ bool q_within_codes(const kir::Kernel& kernel) {
   return true;
 }
 
-bool q_is_finite_whole(const kir::Kernel& kernel) {
-  if (kernel.result != kir::ResultKind::Quantized || !kernel.q) return false;
-  auto ranges = value_ranges(kernel);
-  // Whole numbers this small stay exact when an element operation rounds them to f32.
-  auto small_whole = [&](const kir::NodeRef& bound) {
-    const ValueRange& r = ranges.at(bound.get());
-    constexpr double kExactInF32 = 16777216.0;
-    return !r.nan && r.whole && r.lo >= -kExactInF32 && r.hi <= kExactInF32;
-  };
-  auto is = [](const kir::Node& node, BinaryOp op) {
-    return node.kind == NodeKind::Binary && static_cast<BinaryOp>(node.op) == op;
-  };
-  const kir::Node& outer = *kernel.q;
-  bool clamp_like = (is(outer, BinaryOp::Min) && is(outer.operand(0), BinaryOp::Max)) ||
-                    (is(outer, BinaryOp::Max) && is(outer.operand(0), BinaryOp::Min));
-  if (!clamp_like) return false;
-  const kir::Node& inner = outer.operand(0);
-  // The inner bound replaces a NaN x and one infinity, the outer bound the other infinity.
-  return ranges.at(inner.operands[0].get()).whole && small_whole(inner.operands[1]) && small_whole(outer.operands[1]);
-}
+bool q_is_finite_whole(const kir::Kernel& kernel) { return q_is_finite_whole(kernel, value_ranges(kernel)); }
 
 }  // namespace kmr::passes

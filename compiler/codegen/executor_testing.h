@@ -1,36 +1,45 @@
 // Test hooks of the executor: settings that make small tests reach the paths large
-// tensors take.
+// tensors take, and what tests observe of its choices.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 namespace kmr::codegen::testing {
 
+/// Sets an executor setting while alive, then restores it.
+template <class T>
+class ScopedSetting {
+ public:
+  ScopedSetting(std::atomic<T>& setting, T value) : setting_(setting), saved_(setting.exchange(value)) {}
+  ~ScopedSetting() { setting_.store(saved_); }
+  ScopedSetting(const ScopedSetting&) = delete;
+  ScopedSetting& operator=(const ScopedSetting&) = delete;
+
+ private:
+  std::atomic<T>& setting_;
+  T saved_;
+};
+
+std::atomic<int64_t>& candidate_cap();
+std::atomic<int>& scan_width_cap();
+
 /// While alive, the exact quantile over a whole tensor collects at most `cap` candidate
 /// units before narrowing by further histogram levels (default 2^20), so a test with a
 /// few thousand elements runs the paths of tensors with millions of ties.
-class CandidateCapOverride {
- public:
-  explicit CandidateCapOverride(int64_t cap);
-  ~CandidateCapOverride();
-  CandidateCapOverride(const CandidateCapOverride&) = delete;
-  CandidateCapOverride& operator=(const CandidateCapOverride&) = delete;
-
- private:
-  int64_t saved_;
+struct CandidateCapOverride : ScopedSetting<int64_t> {
+  explicit CandidateCapOverride(int64_t cap) : ScopedSetting(candidate_cap(), cap) {}
 };
 
 /// While alive, the exact quantile's bracket scan uses at most `width` units per step (16:
 /// AVX-512, 8: AVX2, 4: portable vectors, 1: scalar), so every variant the CPU has is tested.
-class ScanWidthOverride {
- public:
-  explicit ScanWidthOverride(int width);
-  ~ScanWidthOverride();
-  ScanWidthOverride(const ScanWidthOverride&) = delete;
-  ScanWidthOverride& operator=(const ScanWidthOverride&) = delete;
-
- private:
-  int saved_;
+struct ScanWidthOverride : ScopedSetting<int> {
+  explicit ScanWidthOverride(int width) : ScopedSetting(scan_width_cap(), width) {}
 };
+
+/// How many exact quantiles over a whole tensor fell back from their bracket (it missed
+/// rank k, or held more candidates than the cap) and so read the tensor again, since the
+/// process started: the tests' view of the bracket's quality.
+int64_t bracket_fallbacks();
 
 }  // namespace kmr::codegen::testing

@@ -4,9 +4,11 @@
 // Fast path, in the pass that reads the tensor (each row's operand values land in its
 // scratch row, then one vectorised scan of that row):
 // 1. Before the pass, a bracket of keys [lo, hi] that holds rank k with overwhelming
-//    probability: ranks k·m/n ± 4σ (+64) of a sample of m units from 64 evenly spaced
-//    rows. (A tensor of at most 65,536 units is bracketed whole: every unit a candidate,
-//    which costs 16 bytes and a select each — 12 ms for a 1024 x 1024 matrix.)
+//    probability: ranks k·m/n ± 4σ (+64) of a sample of m units — read from the weights
+//    at spots over up to 1024 rows when the operand is w or abs(w), else from 64 evenly
+//    spaced rows processed up to the sweep. (A tensor of at most 65,536 units is
+//    bracketed whole: every unit a candidate, which costs 16 bytes and a select each —
+//    12 ms for a 1024 x 1024 matrix.)
 // 2. Per row: units below lo are counted, units inside collected with their positions.
 // 3. After the pass, if `below` ≤ k < `below` + collected, a radix select among the
 //    candidates (tasks are row blocks in order, so candidates are in position order)
@@ -38,10 +40,8 @@ constexpr int64_t kMinRowsToSample = 256;  // with fewer rows, 64 of them are to
 constexpr int64_t kWholeBracketUnits = int64_t{1} << 16;
 constexpr int64_t kSampleUnits = int64_t{1} << 18;
 
-// At most this many candidates (16 bytes each) are collected.
-std::atomic<int64_t> candidate_cap{int64_t{1} << 20};
-// The widest bracket scan used, in units per step (tests lower it to run every variant).
-std::atomic<int> scan_width_cap{16};
+// Exact quantiles that fell back from their bracket (testing::bracket_fallbacks).
+std::atomic<int64_t> fallbacks_from_brackets{0};
 
 // Finds the bucket holding rank `target`: adds the units of smaller buckets to `below`.
 size_t pick_bucket(const std::vector<uint64_t>& hist, int64_t target, int64_t& below) {
@@ -218,7 +218,7 @@ __attribute__((target("avx2"))) int64_t scan_bracket_avx2(const float* v, int64_
 // The widest scan the CPU has (chosen at run time), no wider than the tests allow.
 int64_t scan_bracket(const float* v, int64_t n, const Bracket& b, int64_t base, std::vector<Candidate>& out,
                      const float* ahead, ScanHits& hits) {
-  int widest = scan_width_cap.load();
+  int widest = testing::scan_width_cap().load();
   if (!b.numeric || widest < 4) return scan_bracket_scalar(v, n, b, base, out);
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt");
@@ -232,14 +232,21 @@ int64_t scan_bracket(const float* v, int64_t n, const Bracket& b, int64_t base, 
 
 }  // namespace
 
-testing::CandidateCapOverride::CandidateCapOverride(int64_t cap) : saved_(candidate_cap.exchange(cap)) {}
-testing::CandidateCapOverride::~CandidateCapOverride() { candidate_cap.store(saved_); }
-testing::ScanWidthOverride::ScanWidthOverride(int width) : saved_(scan_width_cap.exchange(width)) {}
-testing::ScanWidthOverride::~ScanWidthOverride() { scan_width_cap.store(saved_); }
+// At most this many candidates (16 bytes each) are collected.
+std::atomic<int64_t>& testing::candidate_cap() {
+  static std::atomic<int64_t> cap{int64_t{1} << 20};
+  return cap;
+}
+// The widest bracket scan used, in units per step (tests lower it to run every variant).
+std::atomic<int>& testing::scan_width_cap() {
+  static std::atomic<int> width{16};
+  return width;
+}
+int64_t testing::bracket_fallbacks() { return fallbacks_from_brackets.load(); }
 
 void RunState::plan_select(GlobalSelect& g) {
   const NodeInfo& info = L.nodes[g.id];
-  int64_t n = rows * cols, tasks = row_tasks(), cap = candidate_cap.load();
+  int64_t n = rows * cols, tasks = row_tasks(), cap = testing::candidate_cap().load();
   g.below.assign(tasks, 0);
   recycle(g.found);
   g.found.resize(tasks);
@@ -254,24 +261,55 @@ void RunState::plan_select(GlobalSelect& g) {
   g.lo = 0;
   g.hi = ~uint64_t{0};
   if (g.bracket || rows < kMinRowsToSample) return;
-  // A sample: every stride-th unit of 64 evenly spaced rows, their operand computed by
-  // processing those rows up to the sweep (processing is idempotent; the pass redoes them).
-  int64_t stride = std::max<int64_t>(1, kSampleRows * cols / kSampleUnits);
-  int64_t per_row = (cols + stride - 1) / stride, m = kSampleRows * per_row;
-  // Each sampled row fills its slice; worker 0's unit buffers are free until the selection.
-  std::vector<float>& sample32 = workers[0].units32;
+  std::vector<float>& sample32 = workers[0].units32;  // worker 0's unit buffers are free until the selection
   std::vector<double>& sample = workers[0].units64;
-  sample32.resize(info.scratch_f64 ? 0 : m);
-  sample.resize(info.scratch_f64 ? m : 0);
-  pool.run(kSampleRows, threads, [&](int64_t task, int worker) {
-    process_row(g.pass, task * rows / kSampleRows, workers[worker], Mode::Rerun, g.sweep, [&](int64_t, Worker& w, int64_t) {
-      const uint8_t* base = reinterpret_cast<const uint8_t*>(w.scratch.data()) + ix[L.ix.scratch_base + info.scratch];
-      for (int64_t c = 0, i = task * per_row; c < cols; c += stride, ++i) {
-        if (info.scratch_f64) sample[i] = reinterpret_cast<const double*>(base)[c];
-        else sample32[i] = reinterpret_cast<const float*>(base)[c];
-      }
-    }, task);
-  });
+  int64_t m = 0;
+  const SweepPlan& sweep = L.sweeps[g.pass][g.sweep];
+  if (sweep.native_quantile == g.id) {
+    // Units straight from the weights (the operand is w or abs(w)): runs of 64 (a page
+    // walk each, costly in a VM) at spots spread over up to 1024 rows, so that neither rows
+    // nor columns of different scales skew the sample. (64 whole rows did: on the bench
+    // matrix, whose rows differ in scale, their estimate of rank k was 1.8σ off.)
+    constexpr int64_t kRun = 64;
+    int64_t run = std::min(cols, kRun), sample_rows = std::min<int64_t>(rows, 1024);
+    int64_t spots = std::clamp<int64_t>(kSampleUnits / (run * sample_rows), 1, std::max<int64_t>(1, cols / run));
+    m = sample_rows * spots * run;
+    sample32.resize(m);
+    // Spots shift from row to row (a multiplicative hash) so that every column is sampled.
+    auto spot_of = [&](int64_t i, int64_t j) {
+      uint64_t shifted = static_cast<uint64_t>(i) * 2654435761u + static_cast<uint64_t>(j * cols / spots);
+      return in.data + (i * rows / sample_rows) * cols + static_cast<int64_t>(shifted % static_cast<uint64_t>(cols - run + 1));
+    };
+    int64_t tasks = std::min<int64_t>(sample_rows, 16);
+    pool.run(tasks, threads, [&](int64_t task, int) {
+      constexpr int64_t kAhead = 4;  // rows
+      for (int64_t i = sample_rows * task / tasks, last = sample_rows * (task + 1) / tasks; i < last; ++i)
+        for (int64_t j = 0; j < spots; ++j) {
+          if (i + kAhead < last)
+            for (int64_t c = 0; c < run; c += 16) __builtin_prefetch(spot_of(i + kAhead, j) + c, 0, 0);
+          const float* units = spot_of(i, j);
+          float* to = &sample32[(i * spots + j) * run];
+          for (int64_t c = 0; c < run; ++c) to[c] = sweep.native_magnitude ? std::fabs(units[c]) : units[c];
+        }
+    });
+  } else {
+    // Every stride-th unit of 64 evenly spaced rows, their operand computed by processing
+    // those rows up to the sweep (processing is idempotent; the pass redoes them).
+    int64_t stride = std::max<int64_t>(1, kSampleRows * cols / kSampleUnits);
+    int64_t per_row = (cols + stride - 1) / stride;
+    m = kSampleRows * per_row;
+    sample32.resize(info.scratch_f64 ? 0 : m);
+    sample.resize(info.scratch_f64 ? m : 0);
+    pool.run(kSampleRows, threads, [&](int64_t task, int worker) {
+      process_row(g.pass, task * rows / kSampleRows, workers[worker], Mode::Rerun, g.sweep, [&](int64_t, Worker& w, int64_t) {
+        const uint8_t* base = reinterpret_cast<const uint8_t*>(w.scratch.data()) + ix[L.ix.scratch_base + info.scratch];
+        for (int64_t c = 0, i = task * per_row; c < cols; c += stride, ++i) {
+          if (info.scratch_f64) sample[i] = reinterpret_cast<const double*>(base)[c];
+          else sample32[i] = reinterpret_cast<const float*>(base)[c];
+        }
+      }, task);
+    });
+  }
   int64_t target = std::min(kir::sem::quantile_rank(us[L.nodes[info.operands[1]].slot], n), n - 1);
   double p = (static_cast<double>(target) + 0.5) / static_cast<double>(n);
   double center = p * static_cast<double>(m), margin = 4 * std::sqrt(static_cast<double>(m) * p * (1 - p)) + 64;
@@ -335,7 +373,7 @@ bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64
 #if defined(__x86_64__) && defined(__GNUC__)
   static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt");
   GlobalSelect* g = select_of(plan.native_quantile);
-  if (!avx512 || scan_width_cap.load() < 16 || !g || !g->bracket) return false;
+  if (!avx512 || testing::scan_width_cap().load() < 16 || !g || !g->bracket) return false;
   Bracket bracket(static_cast<uint32_t>(g->lo), static_cast<uint32_t>(g->hi));
   if (!bracket.numeric) return false;
   const float* weights = in.data + row * cols;
@@ -360,7 +398,7 @@ bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64
 
 void RunState::count_collected(GlobalSelect& g, int64_t task, int64_t below, size_t collected) {
   g.below[task] += below;
-  if (g.collected += static_cast<int64_t>(collected); g.collected > candidate_cap.load()) g.overflow = true;
+  if (g.collected += static_cast<int64_t>(collected); g.collected > testing::candidate_cap().load()) g.overflow = true;
 }
 
 bool RunState::select_over_all(int id, bool bracket_only) {
@@ -420,6 +458,7 @@ bool RunState::select_over_all(int id, bool bracket_only) {
     }
   }
   if (bracket_only) return false;
+  if (g.bracket) ++fallbacks_from_brackets;
   recycle(g.found);
   if (g.bracket) rerun(g.pass, g.sweep, [&](int64_t, Worker& w, int64_t) { histogram_row(g, w); });
 
@@ -436,7 +475,7 @@ bool RunState::select_over_all(int id, bool bracket_only) {
   int64_t count = static_cast<int64_t>(hist[prefix >> shift]);
   for (;;) {
     uint64_t top = prefix >> shift;
-    if (count <= candidate_cap.load()) {
+    if (count <= testing::candidate_cap().load()) {
       // The bucket's units, in position order, and a select among them.
       std::vector<std::vector<Candidate>> per_task(row_tasks());
       rerun(g.pass, g.sweep, [&](int64_t row, Worker& w, int64_t task) {

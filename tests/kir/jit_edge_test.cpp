@@ -168,7 +168,8 @@ TEST_CASE("the exact quantile's sampled bracket: hits, misses and overflows all 
   auto prune = kernel_named(kStd(), "magnitude_prune");
   auto gauss = random_weights(320 * 20, 11, false);
   auto ties = random_weights(320 * 20, 12, true);
-  // The sampled rows (every fifth) small, the others large: the bracket misses.
+  // The sampled rows (every fifth) small, the others large: the bracket of a kernel whose
+  // sample processes whole rows (ranks) misses.
   auto skewed = random_weights(320 * 20, 13, false);
   for (int64_t r = 0; r < 320; ++r)
     for (int64_t c = 0; c < 20; ++c) skewed[r * 20 + c] *= r % 5 == 0 ? 0.001f : 100.0f;
@@ -218,6 +219,17 @@ TEST_CASE("tensors above 65,536 units sample their bracket, under the default ca
     run_both(prune, view(gauss, 300, 300, "fc1.weight"), {s});
     run_both(prune, view(ties, 300, 300, "fc1.weight"), {s});
   }
+}
+
+TEST_CASE("the sample of |w| spans the tensor: rows of different scales do not make its bracket miss") {
+  // Every eighth row 1000x smaller: 64 evenly spaced whole rows would all be small ones.
+  auto prune = kernel_named(kStd(), "magnitude_prune");
+  auto w = random_weights(512 * 256, 31, false);
+  for (int64_t r = 0; r < 512; r += 8)
+    for (int64_t c = 0; c < 256; ++c) w[r * 256 + c] *= 0.001f;
+  int64_t fallbacks = codegen::testing::bracket_fallbacks();
+  for (double s : {0.3, 0.5, 0.8}) run_both(prune, view(w, 512, 256, "fc1.weight"), {s});
+  CHECK(codegen::testing::bracket_fallbacks() == fallbacks);
 }
 
 TEST_CASE("a pruned row's max from the pre-pass: rows whose max ties the threshold, before, at and after it") {

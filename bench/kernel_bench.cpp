@@ -2,7 +2,8 @@
 // seeded): plain memcpy, then the JIT's int8 per-row quantisation, fused exact 50% pruning
 // + int8, int4 per group of 64 and the interpreter, as GB/s of f32 input and as ratios to
 // memcpy measured in the same run, with the memory's floors for one pass and for a pre-pass
-// plus a pass; and the JIT's compile time, cold and from the caches.
+// plus a pass; the fused kernel in one read of the tensor against two; and the JIT's
+// compile time, cold and from the caches.
 // Usage: kernel_bench [runs=5] [--no-interpreter]. Figures: docs/performance.md.
 #include <unistd.h>
 
@@ -23,6 +24,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/codegen/executor_testing.h"
 #include "compiler/codegen/jit.h"
 #include "compiler/driver/compilation.h"
 #include "compiler/interp/interpreter.h"
@@ -240,6 +242,24 @@ int main(int argc, char** argv) {
       fmt::print("{:32}{} thread{}: {:6.1f} GB/s (median {:6.1f}), {:5.2f}x memcpy, {:6.1f} ms\n", c.label, threads,
                  threads == 1 ? " " : "s", gbs, kBytes / timing.median / 1e9, gbs / copy_gbs[threads], timing.best * 1e3);
     }
+  }
+
+  // One read of the tensor (Layout::speculation) against two, runs alternating so that
+  // both see the same machine (its memory speed drifts by 2x here).
+  {
+    const auto& kernel = find(kernels, "fused:prune|>quant");
+    std::vector<double> t[2];
+    for (int i = 0; i <= 2 * runs; ++i)
+      for (int two : {0, 1}) {
+        kmr::codegen::testing::SpeculationOverride speculation(two == 0);
+        auto start = std::chrono::steady_clock::now();
+        if (!jit.run_into(kernel, view, {0.5, 8}, 2, out).ok()) return 1;
+        if (i > 0) t[two].push_back(seconds_since(start));  // run 0 warms
+      }
+    for (auto& v : t) std::sort(v.begin(), v.end());
+    fmt::print("prune + int8, one read vs two   2 threads: {:6.1f} / {:6.1f} ms (medians {:.1f} / {:.1f} ms, {} runs "
+               "each, alternating)\n",
+               t[0].front() * 1e3, t[1].front() * 1e3, t[0][t[0].size() / 2] * 1e3, t[1][t[1].size() / 2] * 1e3, t[0].size());
   }
 
   // 3. The interpreter on the int8 kernel (one run: it is slow), checked against the JIT.

@@ -177,8 +177,7 @@ void RunState::eval_stage(int pass, int stage, int64_t row, Worker& w) {
             const NodeInfo& q = L.nodes[info.kept_quantile];
             double q_value = us[q.slot];
             int64_t q_pos = as_i64(us[q.pos_slot]);
-            bool kept = m > q_value || (m == q_value && q_pos < (row + 1) * cols);
-            slot = kept ? m : 0.0;
+            slot = top_unit_kept(m, q_value, q_pos, row) ? m : 0.0;
             break;
           }
           if (element_domain(info)) {

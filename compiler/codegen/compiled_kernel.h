@@ -19,6 +19,7 @@ struct CompiledKernel {
   passes::PreparedKernel prepared;  // the structure the code was generated from (owns the layout's nodes)
   Layout layout;
   SweepTable sweeps;
+  SweepFn gather = nullptr;  // the output sweep's gather variant (Layout::speculation), else null
   /// Compiles the diagnostic variants (null where a sweep cannot fail); called at most once,
   /// on the first run that fails, through diagnostics().
   std::function<Expected<SweepTable>()> compile_diagnostics;

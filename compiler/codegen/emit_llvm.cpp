@@ -34,8 +34,9 @@ struct Acc {
 
 class SweepEmitter {
  public:
-  SweepEmitter(const Layout& layout, const SweepPlan& plan, llvm::Module& module, bool diagnose)
-      : ctx_(module.getContext()), module_(module), b_(ctx_), L_(layout), plan_(plan), diag_(diagnose) {}
+  SweepEmitter(const Layout& layout, const SweepPlan& plan, llvm::Module& module, SweepVariant variant)
+      : ctx_(module.getContext()), module_(module), b_(ctx_), L_(layout), plan_(plan),
+        diag_(variant == SweepVariant::Diagnose), gather_(variant == SweepVariant::Gather) {}
 
   void emit(const std::string& name);
 
@@ -125,6 +126,7 @@ class SweepEmitter {
   const Layout& L_;
   const SweepPlan& plan_;
   bool diag_;
+  bool gather_;
   llvm::Function* fn_ = nullptr;
   llvm::BasicBlock* entry_ = nullptr;
   llvm::BasicBlock* chunk_body_ = nullptr;
@@ -470,6 +472,8 @@ void SweepEmitter::emit(const std::string& name) {
   b_.CreateBr(chunk_head);
   cols_ = ix(0);
   row_base_ = hoist(kRowBase, 0, [&] { return llvm::IRBuilder<>(entry_->getTerminator()).CreateMul(row_, cols_); });
+  // The loop runs over columns [0, cols), or over the gather list's indices [0, n).
+  Value* limit = gather_ ? load_at(entry_, i64(), record_, i64c(0)) : cols_;
 
   // Accumulators: one per element-domain reduction (not quantiles: they fill scratch),
   // then the flags.
@@ -519,11 +523,11 @@ void SweepEmitter::emit(const std::string& name) {
       acc.chunk_phi = b_.CreatePHI(acc.type, 2);
       acc.chunk_phi->addIncoming(acc.identity, entry_);
     }
-  b_.CreateCondBr(b_.CreateICmpSLT(c0, cols_), chunk_body_, exit);
+  b_.CreateCondBr(b_.CreateICmpSLT(c0, limit), chunk_body_, exit);
 
   b_.SetInsertPoint(chunk_body_);
   group_index_.assign(L_.size_nodes.size(), i64c(0));
-  Value* end = cols_;
+  Value* end = limit;
   for (int k : plan_.size_classes) {
     Value* size = ix(L_.ix.size_base + k);
     group_index_[k] = b_.CreateUDiv(c0, size);
@@ -534,7 +538,7 @@ void SweepEmitter::emit(const std::string& name) {
   // its loop is bound by arithmetic while the memory bus idles: it prefetches the next
   // row, a block of columns at a time, so that the next row's first sweep finds it cached.
   llvm::BasicBlock* into_inner = chunk_body_;
-  if (plan_.sweep > 0 && !diag_) {
+  if (plan_.sweep > 0 && !diag_ && !gather_) {
     Value* block_end = b_.CreateAdd(c0, i64c(kPrefetchBlock));
     end = b_.CreateSelect(b_.CreateICmpSLT(block_end, end), block_end, end);
     into_inner = prefetch_next_row(c0, end, inner);
@@ -546,12 +550,12 @@ void SweepEmitter::emit(const std::string& name) {
   b_.SetInsertPoint(inner);
   auto* c = b_.CreatePHI(i64(), 2, "c");
   c->addIncoming(c0, into_inner);
-  c_ = c;
   for (auto& acc : accs_) {
     acc.inner_phi = b_.CreatePHI(acc.type, 2);
     acc.inner_phi->addIncoming(acc.group ? acc.identity : acc.chunk_phi, into_inner);
     acc.current = acc.inner_phi;
   }
+  c_ = gather_ ? static_cast<Value*>(b_.CreateLoad(i64(), b_.CreateInBoundsGEP(i64(), record_, b_.CreateAdd(c, i64c(1))))) : c;
   if (plan_.check_input && !diag_) {
     Value* w = b_.CreateLoad(f32(), b_.CreateInBoundsGEP(f32(), in_, c_));
     fail_if_not_finite(w, kFlagInput, -1);
@@ -562,7 +566,21 @@ void SweepEmitter::emit(const std::string& name) {
   llvm::BasicBlock* latch = b_.GetInsertBlock();
   c->addIncoming(next, latch);
   for (auto& acc : accs_) acc.inner_phi->addIncoming(acc.current, latch);
-  b_.CreateCondBr(b_.CreateICmpSLT(next, end), inner, inner_exit);
+  auto* latch_branch = b_.CreateCondBr(b_.CreateICmpSLT(next, end), inner, inner_exit);
+  if (gather_) {
+    // A gather list holds a few units of a row: a plain loop, not vectorised, interleaved
+    // or unrolled, which would only add compile time (~40% of the fused kernel's).
+    auto flag = [&](const char* name, llvm::Metadata* value) {
+      return llvm::MDNode::get(ctx_, {llvm::MDString::get(ctx_, name), value});
+    };
+    auto* off = llvm::ConstantAsMetadata::get(b_.getFalse());
+    llvm::Metadata* fields[] = {nullptr, flag("llvm.loop.vectorize.enable", off),
+                                flag("llvm.loop.interleave.count", llvm::ConstantAsMetadata::get(b_.getInt32(1))),
+                                llvm::MDNode::get(ctx_, {llvm::MDString::get(ctx_, "llvm.loop.unroll.disable")})};
+    auto* loop = llvm::MDNode::getDistinct(ctx_, fields);
+    loop->replaceOperandWith(0, loop);
+    latch_branch->setMetadata(llvm::LLVMContext::MD_loop, loop);
+  }
 
   // After the chunk: merge group accumulators into their slots; carry row accumulators.
   b_.SetInsertPoint(inner_exit);
@@ -603,18 +621,23 @@ void SweepEmitter::emit(const std::string& name) {
 
 }  // namespace
 
-std::string sweep_symbol(const std::string& prefix, int pass, int sweep, bool diagnose) {
-  return fmt::format("{}_{}p{}s{}", prefix, diagnose ? "d" : "", pass, sweep);
+std::string sweep_symbol(const std::string& prefix, int pass, int sweep, SweepVariant variant) {
+  const char* mark = variant == SweepVariant::Diagnose ? "d" : variant == SweepVariant::Gather ? "g" : "";
+  return fmt::format("{}_{}p{}s{}", prefix, mark, pass, sweep);
 }
 
 std::unique_ptr<llvm::Module> emit_module(const Layout& layout, llvm::LLVMContext& context, const std::string& prefix,
                                           bool diagnose) {
   auto module = std::make_unique<llvm::Module>(prefix, context);
+  SweepVariant variant = diagnose ? SweepVariant::Diagnose : SweepVariant::Normal;
   for (const auto& pass : layout.sweeps)
     for (const auto& plan : pass) {
       if (diagnose && !sweep_can_fail(plan)) continue;
-      SweepEmitter(layout, plan, *module, diagnose).emit(sweep_symbol(prefix, plan.pass, plan.sweep, diagnose));
+      SweepEmitter(layout, plan, *module, variant).emit(sweep_symbol(prefix, plan.pass, plan.sweep, variant));
     }
+  if (const SweepPlan* fixed = speculative_output(layout); fixed && !diagnose)
+    SweepEmitter(layout, *fixed, *module, SweepVariant::Gather)
+        .emit(sweep_symbol(prefix, fixed->pass, fixed->sweep, SweepVariant::Gather));
   return module;
 }
 

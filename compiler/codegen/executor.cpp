@@ -273,6 +273,12 @@ void RunState::warm_rows(const std::atomic<bool>& selecting) {
     }
 }
 
+void RunState::begin_pass(int pass) {
+  if (L.result == kir::ResultKind::Quantized && pass == code.prepared.schedule.output_pass) set_code_bounds();
+  for (auto& g : selects)
+    if (g->pass == pass) plan_select(*g);
+}
+
 void RunState::run_pass(int pass) {
   for_rows([&](int64_t row, Worker& w, int64_t task) { process_row(pass, row, w, Mode::Normal, 0, nullptr, task); });
 }
@@ -336,10 +342,9 @@ Status RunState::run() {
     if (p < static_cast<int>(L.uniform_before.size()))
       for (int id : L.uniform_before[p]) eval_uniform(id);
     if (p >= passes) continue;
-    if (L.result == kir::ResultKind::Quantized && p == code.prepared.schedule.output_pass) set_code_bounds();
-    for (auto& g : selects)
-      if (g->pass == p) plan_select(*g);
-    run_pass(p);
+    begin_pass(p);
+    bool merged = p == 0 && run_speculative();
+    if (!merged) run_pass(p);
     if (p == 0) {
       // NaN and Inf weights come before every other failure, as in the interpreter.
       const SweepPlan& first = L.sweeps[0][0];
@@ -348,6 +353,10 @@ Status RunState::run() {
           for (int64_t c = 0; c < cols; ++c)
             if (!std::isfinite(in.data[row * cols + c]))
               return kir::run_error(kernel, in, fmt::format("weight [{}, {}] is {}", row, c, in.data[row * cols + c]));
+    }
+    if (merged) {
+      settle_speculation();
+      p = 1;
     }
     if (p < static_cast<int>(L.finalize_after.size())) finish_pass(p);
   }

@@ -243,6 +243,11 @@ std::atomic<int>& testing::scan_width_cap() {
   return width;
 }
 int64_t testing::bracket_fallbacks() { return fallbacks_from_brackets.load(); }
+// Sample ranks added to the speculative estimate's (tests move it away from the quantile).
+std::atomic<int64_t>& testing::estimate_offset() {
+  static std::atomic<int64_t> offset{0};
+  return offset;
+}
 
 void RunState::plan_select(GlobalSelect& g) {
   const NodeInfo& info = L.nodes[g.id];
@@ -257,6 +262,7 @@ void RunState::plan_select(GlobalSelect& g) {
     }
   g.collected = 0;
   g.overflow = false;
+  g.estimate.reset();
   g.bracket = n <= std::min(cap, kWholeBracketUnits);
   g.lo = 0;
   g.hi = ~uint64_t{0};
@@ -326,6 +332,20 @@ void RunState::plan_select(GlobalSelect& g) {
   g.lo = keys[0];
   g.hi = keys[1];
   g.bracket = true;
+  if (L.speculation.quantile == g.id && !info.scratch_f64) {
+    // The estimate: the sample's unit at rank k's place (moved by tests), among the few
+    // inside the bracket.
+    int64_t at = std::llround(center) + testing::estimate_offset().load(), below = 0;
+    std::vector<float> inside;
+    for (float unit : sample32) {
+      uint32_t key = rank_key(unit);
+      below += key < g.lo;
+      if (key >= g.lo && key <= g.hi) inside.push_back(unit);
+    }
+    auto n_inside = static_cast<int64_t>(inside.size());
+    if (at >= below && at - below < n_inside)
+      g.estimate = inside[select_rank(inside.data(), n_inside, at - below, workers[0].select)];
+  }
   // Room for the expected candidates (2·margin/m of the tensor), so collecting rarely grows.
   auto expected = static_cast<size_t>(2.5 * margin / static_cast<double>(m) * static_cast<double>(n) / static_cast<double>(tasks));
   for (auto& part : g.found) part.reserve(std::min<size_t>(expected, static_cast<size_t>(cap)));
@@ -412,10 +432,11 @@ bool RunState::select_over_all(int id, bool bracket_only) {
   int64_t target = std::min(k, n - 1);
   double value = 0;
   int64_t pos = 0;
+  // The candidates stay (settle_speculation reads them) until the next plan_select or the
+  // end of the run.
   auto finish = [&] {
     us[info.slot] = value;
     us[info.pos_slot] = from_i64(k == n ? kPastEnd : pos);
-    recycle(g.found);
   };
   // Select among candidates (in position order) the one at rank `rank` among them.
   auto pick = [&](const std::vector<std::vector<Candidate>>& found, int64_t rank) {

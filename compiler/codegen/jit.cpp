@@ -202,11 +202,16 @@ class OrcJit {
   std::unique_ptr<llvm::orc::LLJIT> lljit_;
 };
 
+// The symbols of emit_module's functions: sweeps in [pass][sweep] order, then the gather
+// variant where there is one (not with `diagnose`).
 std::vector<std::string> symbols_of(const Layout& layout, const std::string& prefix, bool diagnose) {
   std::vector<std::string> out;
+  SweepVariant variant = diagnose ? SweepVariant::Diagnose : SweepVariant::Normal;
   for (const auto& pass : layout.sweeps)
     for (const auto& plan : pass)
-      if (!diagnose || sweep_can_fail(plan)) out.push_back(sweep_symbol(prefix, plan.pass, plan.sweep, diagnose));
+      if (!diagnose || sweep_can_fail(plan)) out.push_back(sweep_symbol(prefix, plan.pass, plan.sweep, variant));
+  if (const SweepPlan* fixed = speculative_output(layout); fixed && !diagnose)
+    out.push_back(sweep_symbol(prefix, fixed->pass, fixed->sweep, SweepVariant::Gather));
   return out;
 }
 
@@ -296,6 +301,7 @@ Expected<std::shared_ptr<const CompiledKernel>> Jit::Impl::get(const passes::Pre
     entry.trackers.push_back(tracker);
   }
   code->sweeps = to_table(code->layout, fns, false);
+  if (speculative_output(code->layout)) code->gather = fns.back();
   CompiledKernel* raw = code.get();
   code->compile_diagnostics = [this, raw, prefix]() -> Expected<SweepTable> {
     std::lock_guard<std::mutex> lock(mutex);

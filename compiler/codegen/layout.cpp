@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/kir/printer.h"
 #include "compiler/passes/value_range.h"
 
 namespace kmr::codegen {
@@ -35,6 +36,7 @@ class LayoutBuilder {
     plan_sweeps();
     plan_stages();
     mark_persistent_and_consumers();
+    plan_speculation();
     finish_ix();
     return std::move(out_);
   }
@@ -293,6 +295,47 @@ class LayoutBuilder {
     }
   }
 
+  // 6. Layout::speculation: whether the output pass can run on a provisional Q, each unit
+  //    then depending on Q only through whether it ranks above Q, each row value only
+  //    through whether the row's top unit is kept.
+  void plan_speculation() {
+    if (out_.passes() != 2 || out_.finalize_after[0].size() != 1 || out_.sweeps[1].size() != 1) return;
+    int q = out_.finalize_after[0][0];
+    const NodeInfo& quantile = out_.nodes[q];
+    if (quantile.node->kind != NodeKind::Quantile || quantile.node->grouping.kind != kir::Grouping::Kind::All ||
+        !element_domain(quantile) || quantile.scratch_f64)
+      return;
+    const SweepPlan& output = out_.sweeps[1][0];
+    if (!output.output) return;
+    Speculation spec;
+    for (int id : output.reductions) {
+      const Node& node = *out_.nodes[id].node;
+      auto op = static_cast<kir::ReduceOp>(node.op);
+      bool additive = op == kir::ReduceOp::Sum || op == kir::ReduceOp::Mean || op == kir::ReduceOp::Count;
+      if (node.kind != NodeKind::Reduce || !additive || out_.nodes[id].partial_slot < 0) return;
+      spec.additive.push_back(id);
+    }
+    for (size_t id = 0; id < out_.nodes.size(); ++id) {
+      const NodeInfo& info = out_.nodes[id];
+      const Node& node = *info.node;
+      // The gather variant runs no group chunks: group values rule it out.
+      if (node.level.kind == Level::Kind::Group || node.domain.kind == Level::Kind::Group) return;
+      bool reads_q = std::find(info.operands.begin(), info.operands.end(), q) != info.operands.end();
+      if (reads_q && (node.kind != NodeKind::RankCmp || !node.is_element() || info.operands[0] != quantile.operands[0]))
+        return;
+      if (info.kept_max >= 0) {
+        if (info.kept_quantile != q) return;
+        spec.kept_max.push_back(static_cast<int>(id));
+      }
+    }
+    // Row values of the output pass from its units need a sweep of their own, unless derived.
+    for (const auto& stage : out_.coarse[1])
+      for (int id : stage)
+        if (is_reduction(*out_.nodes[id].node) && element_domain(out_.nodes[id]) && out_.nodes[id].kept_max < 0) return;
+    spec.quantile = q;
+    out_.speculation = std::move(spec);
+  }
+
   void finish_ix() {
     out_.ix.size_base = 1;
     out_.ix.offset_base = out_.ix.size_base + static_cast<int>(out_.size_nodes.size());
@@ -312,5 +355,18 @@ bool element_domain(const NodeInfo& info) { return info.node->domain.kind == Lev
 bool sweep_can_fail(const SweepPlan& plan) { return plan.has_domain_checks || plan.output; }
 
 Layout make_layout(const passes::PreparedKernel& kernel) { return LayoutBuilder(kernel).build(); }
+
+const SweepPlan* speculative_output(const Layout& layout) {
+  return layout.speculation.quantile >= 0 ? &layout.sweeps[1][0] : nullptr;
+}
+
+std::string describe_speculation(const kir::Kernel& kernel, const Layout& layout) {
+  if (layout.speculation.quantile < 0) return "";
+  auto ids = kir::number_nodes(kernel);
+  auto q = ids.find(layout.nodes[layout.speculation.quantile].node);
+  if (q == ids.end()) return "";  // unreachable: Q is one of the kernel's nodes
+  return fmt::format("  passes 1 and 2 in one read of the tensor (when %{0}'s bracket is sampled): pass 2 on the "
+                     "sample's estimate of %{0}, then the units between it and %{0} fixed\n", q->second);
+}
 
 }  // namespace kmr::codegen

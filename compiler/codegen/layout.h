@@ -14,14 +14,15 @@ namespace kmr::codegen {
 
 /// Bumped whenever the generated code or this layout changes meaning: part of every
 /// cache key, so stale objects on disk are never loaded.
-constexpr int kCodegenAbiVersion = 10;
+constexpr int kCodegenAbiVersion = 11;
 
 /// The signature of every generated sweep function: one sweep over row `row`.
 ///   in       the row's cols f32 weights            out  the row's output (f32 or u8 codes)
 ///   rs       the row's slots (f64 / i64 bits)      gs   the row's group slots (a worker's buffer)
 ///   us       the uniform slots                     ix   cols, group sizes, group slot offsets
 ///   scratch  a worker's quantile scratch rows      row  the row index
-/// `record` is only read by the diagnostic variant (see DiagRecord); normal sweeps ignore it.
+/// `record` is written by the diagnostic variant (see DiagRecord) and read by the gather
+/// variant (its column list, emit_llvm.h); normal sweeps ignore it.
 using SweepFn = void (*)(const float* in, void* out, double* rs, double* gs, const double* us, const int64_t* ix,
                          uint8_t* scratch, int64_t row, double* record);
 
@@ -77,6 +78,18 @@ struct SweepPlan {
   std::vector<int> native_row_max;
 };
 
+/// A two-pass kernel whose output pass reads the pre-pass's quantile over all, Q, only
+/// through rank comparisons of Q's own operand and through KeptRowMax values (magnitude
+/// pruning, alone or fused into a per-row quantiser). The executor runs both passes in one
+/// read of the tensor on an estimate of Q from the sample (speculative_pass.cpp), then
+/// fixes the units between it and Q with the output sweep's gather variant. `quantile` is
+/// -1 when the kernel does not qualify.
+struct Speculation {
+  int quantile = -1;
+  std::vector<int> kept_max;  // the output pass's KeptRowMax values (row level)
+  std::vector<int> additive;  // the output sweep's reductions over all: sums, means, counts
+};
+
 struct Layout {
   std::vector<NodeInfo> nodes;  // topological order (operands first)
   std::unordered_map<const kir::Node*, int> id_of;
@@ -96,6 +109,7 @@ struct Layout {
   std::vector<std::vector<std::vector<int>>> coarse;   // [pass][stage]: row/group nodes computed there
   std::vector<std::vector<int>> uniform_before;        // [pass 0..passes]: uniform nodes computed before it
   std::vector<std::vector<int>> finalize_after;        // [pass]: reductions over all finished after it
+  Speculation speculation;
 
   std::string canonical;  // the structure as text: verifies cache hits
   uint64_t hash = 0;      // kir::structural_hash of the kernel
@@ -113,5 +127,12 @@ bool element_domain(const NodeInfo& info);
 
 /// Whether sweep `plan` can fail (and so has a diagnostic variant).
 bool sweep_can_fail(const SweepPlan& plan);
+
+/// The output sweep of a kernel with Layout::speculation (which has a gather variant), else null.
+const SweepPlan* speculative_output(const Layout& layout);
+
+/// The line `kmrc emit kir` prints under the schedule of a kernel that runs speculatively
+/// (empty otherwise).
+std::string describe_speculation(const kir::Kernel& kernel, const Layout& layout);
 
 }  // namespace kmr::codegen

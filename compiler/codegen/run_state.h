@@ -50,6 +50,7 @@ struct GlobalSelect {
   std::vector<std::vector<Candidate>> found;  // per task (tasks are row blocks, in order)
   std::atomic<int64_t> collected{0};
   std::atomic<bool> overflow{false};
+  std::optional<float> estimate;  // the sample's unit at rank k's place (Layout::speculation)
 };
 
 /// The columns of a row's units inside a quantile's bracket, as the vector scan stores
@@ -67,6 +68,7 @@ struct Worker {
   std::vector<float> units32;   // units gathered for a select (a sample, candidates)
   std::vector<double> units64;
   ScanHits hits;
+  std::vector<int64_t> positions;  // units to fix after a speculative pass
   std::array<double, kDiagRecordSize> record{};
 };
 
@@ -150,6 +152,14 @@ class RunState {
     return nullptr;
   }
 
+  // -- speculative_pass.cpp
+  /// Runs passes 0 and 1 in one read of the tensor (Layout::speculation) when the quantile's
+  /// bracket was sampled: pass 1 on the sample's estimate of it. False (nothing run) otherwise.
+  bool run_speculative();
+  /// After run_speculative and the weights' check: the exact quantile, then pass 1's results
+  /// fixed where the estimate decided otherwise (or pass 1 run again where that is unknown).
+  void settle_speculation();
+
   /// Records a failure; the one with the smallest key is reported (the interpreter's order:
   /// 3 coarse values by node, 4 bits, 5 scales, 6 output elements, 7 measures).
   void fail(std::array<int64_t, 3> key, const std::string& what);
@@ -180,6 +190,11 @@ class RunState {
   std::mutex failure_mutex;
 
   double& row_slot(int64_t row, int slot) { return rs[row * L.row_slots + slot]; }
+  /// passes::KeptRowMax: whether the top unit of row `row` (the last of its maximum M) is
+  /// kept by a threshold at (value, position).
+  bool top_unit_kept(double max, double q_value, int64_t q_pos, int64_t row) const {
+    return max > q_value || (max == q_value && q_pos < (row + 1) * cols);
+  }
   int64_t group_length(int size_class, int64_t group) const {
     return std::min(size[size_class], cols - group * size[size_class]);
   }
@@ -187,6 +202,8 @@ class RunState {
  private:
   Status prepare();
   void run_pass(int pass);
+  /// Before pass `pass` runs: the code bounds (if it writes codes) and its selects' brackets.
+  void begin_pass(int pass);
   void finish_pass(int pass);
   /// Prefetches the first rows of the first two row blocks (the threads' first tasks of a
   /// pass) while `selecting` holds, up to a budget well within a shared L3.
@@ -194,6 +211,11 @@ class RunState {
   void check_input_flags();
   void diagnose_flags();
   void set_code_bounds();
+  // speculative_pass.cpp: the rows whose KeptRowMax values the estimate got wrong, and the
+  // units of a task's rows whose comparison with the quantile it got wrong.
+  std::vector<char> rows_to_redo(float estimate) const;
+  void fix_units(int64_t task, Worker& w, float estimate, const std::vector<char>& redo, std::atomic<bool>& unsure);
+  bool output_pass_flagged() const;
   void assemble_output();
   std::optional<int64_t> first_bad_weight() const;
 };

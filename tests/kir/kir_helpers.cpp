@@ -64,6 +64,14 @@ std::vector<std::string> lowering_errors(const std::string& source) {
   return out;
 }
 
+std::string pipeline_preamble() {
+  return R"(import "std/prune";
+import "std/quant";
+model base = load("m.safetensors", arch = mlp(act = relu));
+knob sparsity : ratio in [0%, 90%] step 5% = 50%;
+)";
+}
+
 std::vector<float> random_weights(int64_t n, uint64_t seed, bool with_ties) {
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);

@@ -22,6 +22,10 @@ std::vector<lower::PipelineStep> steps_of(const std::string& source, const std::
 /// The diagnostics (brief form, e.g. E064@3:5) of lowering `source`'s kernels.
 std::vector<std::string> lowering_errors(const std::string& source);
 
+/// The start of a test source whose pipelines fuse stdlib rules: the std/prune and
+/// std/quant imports, a model `base` (m.safetensors) and a knob `sparsity` (default 50%).
+std::string pipeline_preamble();
+
 /// Standard-normal weights from a fixed seed, with optional ties and zeros mixed in.
 std::vector<float> random_weights(int64_t n, uint64_t seed, bool with_ties = false);
 kir::TensorView view(const std::vector<float>& data, int64_t rows, int64_t cols, const std::string& name = "t");

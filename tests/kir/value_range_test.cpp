@@ -13,10 +13,7 @@
 namespace kmr::test {
 namespace {
 
-const char* kSource = R"(import "std/prune";
-import "std/quant";
-model base = load("m.safetensors", arch = mlp(act = relu));
-knob sparsity : ratio in [0%, 90%] step 5% = 50%;
+const std::string kSource = pipeline_preamble() + R"(
 rule p = magnitude_prune(sparsity) on base.match("fc*.weight");
 rule q = quantize(8) on base.match("fc*.weight");
 pipeline small = base |> p |> q;

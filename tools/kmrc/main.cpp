@@ -10,6 +10,7 @@
 
 #include "compiler/ast/ast_dump.h"
 #include "compiler/codegen/jit.h"
+#include "compiler/codegen/layout.h"
 #include "compiler/driver/compilation.h"
 #include "compiler/kir/printer.h"
 #include "compiler/lower/lower_kernel.h"
@@ -57,7 +58,7 @@ int run_emit_kir(const std::string& path) {
       return kExitError;
     }
     std::cout << kmr::kir::print(prepared->kernel) << kmr::passes::print_schedule(prepared->kernel, prepared->schedule)
-              << "\n";
+              << kmr::codegen::describe_speculation(prepared->kernel, kmr::codegen::make_layout(*prepared)) << "\n";
   }
   return finish(compilation);
 }

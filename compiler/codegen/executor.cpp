@@ -252,7 +252,7 @@ void RunState::finish_pass(int pass) {
     pool.run(2, 2, [&](int64_t task, int) {
       if (task == 1) return warm_rows(selecting);
       for (size_t i = 0; i < ids.size(); ++i)
-        if (select_of(ids[i])) done[i] = select_over_all(ids[i], true);
+        if (select_of(ids[i])) done[i] = select_over_all(ids[i], true, true);
       selecting = false;
     });
   }

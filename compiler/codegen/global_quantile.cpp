@@ -12,7 +12,9 @@
 // 2. Per row: units below lo are counted, units inside collected with their positions.
 // 3. After the pass, if `below` ≤ k < `below` + collected, a radix select among the
 //    candidates (tasks are row blocks in order, so candidates are in position order)
-//    gives rank k − below: exact, in one read of the tensor.
+//    gives rank k − below: exact, in one read of the tensor. Its first level (11 bits
+//    under the bracket's common prefix) is counted as the candidates are collected; the
+//    bucket holding the rank is then gathered by both threads and selected.
 // Exact fallback (too few rows to sample, a bracket that missed, too many candidates): a
 // histogram of the keys' top 16 bits, then — re-reading rows — the units of the bucket
 // holding k, or the next 16 bits within it, and so on; when the whole key is known,
@@ -20,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -230,6 +233,21 @@ int64_t scan_bracket(const float* v, int64_t n, const Bracket& b, int64_t base, 
   return scan_bracket_portable(v, n, b, base, out, ahead);
 }
 
+// The first radix digit of candidates' keys, which lie in [lo, hi]: the 11 bits under
+// their common prefix (all of them when lo == hi).
+struct FirstDigit {
+  int shift = 0;
+  uint32_t base = 0;
+  size_t buckets = 1;
+  FirstDigit(uint32_t lo, uint32_t hi) {
+    int spread = lo == hi ? 0 : 32 - __builtin_clz(lo ^ hi);
+    shift = std::max(0, spread - 11);
+    base = lo >> shift;
+    buckets = size_t{1} << (spread - shift);
+  }
+  uint32_t of(float unit) const { return (rank_key(unit) >> shift) - base; }
+};
+
 }  // namespace
 
 // At most this many candidates (16 bytes each) are collected.
@@ -263,6 +281,7 @@ void RunState::plan_select(GlobalSelect& g) {
   g.collected = 0;
   g.overflow = false;
   g.estimate.reset();
+  g.digits.assign(threads, {});
   g.bracket = n <= std::min(cap, kWholeBracketUnits);
   g.lo = 0;
   g.hi = ~uint64_t{0};
@@ -334,17 +353,16 @@ void RunState::plan_select(GlobalSelect& g) {
   g.bracket = true;
   if (L.speculation.quantile == g.id && !info.scratch_f64) {
     // The estimate: the sample's unit at rank k's place (moved by tests), among the few
-    // inside the bracket.
-    int64_t at = std::llround(center) + testing::estimate_offset().load(), below = 0;
-    std::vector<float> inside;
-    for (float unit : sample32) {
-      uint32_t key = rank_key(unit);
-      below += key < g.lo;
-      if (key >= g.lo && key <= g.hi) inside.push_back(unit);
-    }
-    auto n_inside = static_cast<int64_t>(inside.size());
+    // inside the bracket (found by the bracket scan: a scalar loop took 1.1 ms).
+    int64_t at = std::llround(center) + testing::estimate_offset().load();
+    std::vector<Candidate> inside;
+    int64_t below = scan_bracket(sample32.data(), m, Bracket(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi)), 0,
+                                 inside, nullptr, workers[0].hits);
+    std::vector<float> values;
+    for (const Candidate& unit : inside) values.push_back(static_cast<float>(unit.value));
+    auto n_inside = static_cast<int64_t>(values.size());
     if (at >= below && at - below < n_inside)
-      g.estimate = inside[select_rank(inside.data(), n_inside, at - below, workers[0].select)];
+      g.estimate = values[select_rank(values.data(), n_inside, at - below, workers[0].select)];
   }
   // Room for the expected candidates (2·margin/m of the tensor), so collecting rarely grows.
   auto expected = static_cast<size_t>(2.5 * margin / static_cast<double>(m) * static_cast<double>(n) / static_cast<double>(tasks));
@@ -386,7 +404,7 @@ void RunState::select_row(GlobalSelect& g, int64_t row, Worker& w, int64_t task)
     below = scan_bracket(reinterpret_cast<const float*>(base), cols,
                          Bracket(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi)), row * cols, found, next_row, w.hits);
   }
-  count_collected(g, task, below, found.size() - before);
+  count_collected(g, task, below, before, w);
 }
 
 bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64_t task) {
@@ -403,7 +421,7 @@ bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64
   uint32_t top = 0;
   int64_t below = plan.native_magnitude ? scan_weights_avx512<true>(weights, cols, bracket, row * cols, out, nullptr, w.hits, top)
                                         : scan_weights_avx512<false>(weights, cols, bracket, row * cols, out, nullptr, w.hits, top);
-  count_collected(*g, task, below, found.size() - before);
+  count_collected(*g, task, below, before, w);
   // What the sweep would have left: each row max's key (the bits of a magnitude; the
   // identity on an empty row) and the weights' check.
   double* slots = &rs[row * L.row_slots];
@@ -416,12 +434,65 @@ bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64
 #endif
 }
 
-void RunState::count_collected(GlobalSelect& g, int64_t task, int64_t below, size_t collected) {
+void RunState::count_collected(GlobalSelect& g, int64_t task, int64_t below, size_t before, Worker& w) {
+  const auto& found = g.found[task];
   g.below[task] += below;
-  if (g.collected += static_cast<int64_t>(collected); g.collected > testing::candidate_cap().load()) g.overflow = true;
+  if (g.collected += static_cast<int64_t>(found.size() - before); g.collected > testing::candidate_cap().load()) g.overflow = true;
+  if (L.nodes[g.id].scratch_f64) return;
+  // The selection's first radix level, counted while the candidates are in cache.
+  FirstDigit digit(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi));
+  auto& hist = g.digits[&w - workers.data()];
+  if (hist.empty()) hist.assign(digit.buckets, 0);
+  for (size_t i = before; i < found.size(); ++i)
+    if (uint32_t d = digit.of(static_cast<float>(found[i].value)); d < hist.size()) ++hist[d];  // always: keys in [lo, hi]
 }
 
-bool RunState::select_over_all(int id, bool bracket_only) {
+Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_pool) {
+  FirstDigit digit(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi));
+  auto tasks = static_cast<int64_t>(g.found.size());
+  int halves = inside_pool ? 1 : static_cast<int>(std::min<int64_t>({threads, 2, tasks}));
+  auto over_half = [&](const std::function<void(int half, int64_t task)>& fn) {
+    auto scan = [&](int64_t half, int) {
+      for (int64_t t = tasks * half / halves; t < tasks * (half + 1) / halves; ++t) fn(static_cast<int>(half), t);
+    };
+    if (halves == 1) scan(0, 0);
+    else pool.run(halves, halves, scan);
+  };
+  // 1. The bucket of the first digit that holds `rank`, from the counts the scans kept.
+  std::vector<int64_t> hist(digit.buckets, 0);
+  for (const auto& counted : g.digits)
+    for (size_t b = 0; b < counted.size(); ++b) hist[b] += counted[b];
+  int64_t below = 0;
+  uint32_t bucket = 0;
+  while (bucket + 1 < hist.size() && below + hist[bucket] <= rank) below += hist[bucket++];
+  // 2. The bucket's candidates, in position order (halves in task order); with a
+  //    speculative estimate E, the candidates between E and the bucket, per task: every
+  //    unit whose comparison with E differs from that with the unit selected.
+  std::vector<std::vector<const Candidate*>> members(halves);
+  bool near = g.estimate && L.speculation.quantile == g.id;
+  uint32_t bucket_lo = (digit.base + bucket) << digit.shift, bucket_hi = bucket_lo + ((uint32_t{1} << digit.shift) - 1);
+  uint32_t near_lo = near ? std::min(rank_key(*g.estimate), bucket_lo) : 1, near_hi = near ? std::max(rank_key(*g.estimate), bucket_hi) : 0;
+  g.near_estimate.resize(tasks);
+  over_half([&](int half, int64_t t) {
+    g.near_estimate[t].clear();
+    for (const Candidate& c : g.found[t]) {
+      uint32_t key = rank_key(static_cast<float>(c.value));
+      if ((key >> digit.shift) - digit.base == bucket) members[half].push_back(&c);
+      if (key >= near_lo && key <= near_hi) g.near_estimate[t].push_back(c);
+    }
+  });
+  // 3. Rank `rank` - below among them, by (value, position).
+  std::vector<const Candidate*> in_bucket;
+  for (const auto& part : members) in_bucket.insert(in_bucket.end(), part.begin(), part.end());
+  std::vector<float>& values = workers[0].units32;
+  values.clear();
+  for (const Candidate* c : in_bucket) values.push_back(static_cast<float>(c->value));
+  auto m = static_cast<int64_t>(values.size());
+  if (m == 0) return {};  // unreachable: the counts said rank k is among the candidates
+  return *in_bucket[select_rank(values.data(), m, std::min(rank - below, m - 1), workers[0].select)];
+}
+
+bool RunState::select_over_all(int id, bool bracket_only, bool inside_pool) {
   GlobalSelect& g = *select_of(id);
   const NodeInfo& info = L.nodes[id];
   int64_t n = rows * cols;
@@ -473,7 +544,13 @@ bool RunState::select_over_all(int id, bool bracket_only) {
     int64_t below = 0, inside = 0;
     for (size_t t = 0; t < g.found.size(); ++t) below += g.below[t], inside += static_cast<int64_t>(g.found[t].size());
     if (below <= target && target < below + inside) {
-      pick(g.found, target - below);
+      if (info.scratch_f64) {
+        pick(g.found, target - below);
+      } else {
+        Candidate selected = select_candidate(g, target - below, inside_pool);
+        value = selected.value;
+        pos = selected.pos;
+      }
       finish();
       return true;
     }

@@ -51,6 +51,8 @@ struct GlobalSelect {
   std::atomic<int64_t> collected{0};
   std::atomic<bool> overflow{false};
   std::optional<float> estimate;  // the sample's unit at rank k's place (Layout::speculation)
+  std::vector<std::vector<Candidate>> near_estimate;  // per task: candidates between it and the result
+  std::vector<std::vector<int64_t>> digits;  // per worker: f32 candidates by their first radix digit
 };
 
 /// The columns of a row's units inside a quantile's bracket, as the vector scan stores
@@ -138,12 +140,18 @@ class RunState {
   void histogram_row(GlobalSelect& g, Worker& worker);
   /// Finishes quantile `id` after its pass: rank k among the bracket's candidates, else
   /// (unless `bracket_only`, which then returns false) by the fallback's re-reads.
-  bool select_over_all(int id, bool bracket_only);
+  bool select_over_all(int id, bool bracket_only, bool inside_pool = false);
+  /// The unit at rank `rank` among g's candidates (f32 units): the first radix level from
+  /// the scans' counts, then the bucket's candidates gathered over both halves of the
+  /// tasks in parallel (unless `inside_pool`: called from a pool task) and selected; fills
+  /// g.near_estimate.
+  Candidate select_candidate(GlobalSelect& g, int64_t rank, bool inside_pool);
   /// Runs sweep `plan` of a row as one native loop over its weights when it can
   /// (SweepPlan::native_quantile: AVX-512, a bracket of numbers); false when it cannot.
   bool scan_weights(const SweepPlan& plan, int64_t row, Worker& worker, int64_t task);
-  /// Adds a row's scan to `g`: units below the bracket, and candidates (overflowing the cap).
-  void count_collected(GlobalSelect& g, int64_t task, int64_t below, size_t collected);
+  /// Adds a row's scan to `g`: units below the bracket, and the candidates from `before` on
+  /// (overflowing the cap; counted by first radix digit in `w`'s histogram).
+  void count_collected(GlobalSelect& g, int64_t task, int64_t below, size_t before, Worker& w);
   /// Empties `lists` into `spare_candidates`, their memory kept for the next use.
   void recycle(std::vector<std::vector<Candidate>>& lists);
   GlobalSelect* select_of(int id) {

@@ -4,9 +4,10 @@
 // pass on E, the sample's estimate of the quantile Q. Once Q is selected, what E decided
 // differently is fixed:
 // - a unit compares differently with E and with Q only if it lies between them, inside
-//   the bracket: it is one of the collected candidates. Per row, the output sweep's gather
-//   variant runs over those units, once on E to take their shares out of the sums, once
-//   on Q to write them and add their shares;
+//   the bracket: it is one of the candidates the selection set aside as lying between E
+//   and Q's first-digit bucket (GlobalSelect::near_estimate). Per row, the output sweep's
+//   gather variant runs over those units, once on E to take their shares out of the sums,
+//   once on Q to write them and add their shares;
 // - a row value depends on Q only through whether the row's top unit is kept (KeptRowMax):
 //   rows where E and Q disagree run the output pass again.
 // When Q is not inside the bracket, or the output pass flagged a failure, the output pass
@@ -104,7 +105,7 @@ void RunState::fix_units(int64_t task, Worker& w, float estimate, const std::vec
   uint32_t estimate_key = rank_key(estimate), q_key = rank_key(static_cast<float>(us[q.slot]));
   int64_t q_pos = as_i64(us[q.pos_slot]);
   // The units to fix, in position order: those whose place differs between E and Q.
-  const auto& candidates = select_of(spec.quantile)->found[task];
+  const auto& candidates = select_of(spec.quantile)->near_estimate[task];
   std::vector<int64_t>& units = w.positions;
   units.resize(candidates.size());
   size_t n_units = 0;

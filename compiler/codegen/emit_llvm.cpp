@@ -534,11 +534,12 @@ void SweepEmitter::emit(const std::string& name) {
     Value* boundary = b_.CreateMul(b_.CreateAdd(group_index_[k], i64c(1)), size);
     end = b_.CreateSelect(b_.CreateICmpSLT(boundary, end), boundary, end);
   }
-  // A later sweep of a pass reads its row from cache (the first sweep brought it in), so
-  // its loop is bound by arithmetic while the memory bus idles: it prefetches the next
-  // row, a block of columns at a time, so that the next row's first sweep finds it cached.
+  // A sweep whose row is cached (SweepPlan::prefetch_next_row: a later sweep of a pass, or
+  // the output sweep of a speculative pass, after the pre-pass's scan) is bound by
+  // arithmetic while the memory bus idles: it prefetches the next row, a block of columns
+  // at a time, so that the next row's first sweep or scan finds it cached.
   llvm::BasicBlock* into_inner = chunk_body_;
-  if (plan_.sweep > 0 && !diag_ && !gather_) {
+  if (plan_.prefetch_next_row && !diag_ && !gather_) {
     Value* block_end = b_.CreateAdd(c0, i64c(kPrefetchBlock));
     end = b_.CreateSelect(b_.CreateICmpSLT(block_end, end), block_end, end);
     into_inner = prefetch_next_row(c0, end, inner);

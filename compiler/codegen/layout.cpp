@@ -227,6 +227,7 @@ class LayoutBuilder {
         plan.size_classes.assign(classes.begin(), classes.end());
         plan.reads.assign(coarse.begin(), coarse.end());
         plan_native_scan(plan);
+        plan.prefetch_next_row = s > 0;
         plan.flag_slot = out_.row_slots;
         out_.row_slots += kFlagCount;
         out_.sweeps[p].push_back(std::move(plan));
@@ -334,6 +335,7 @@ class LayoutBuilder {
         if (is_reduction(*out_.nodes[id].node) && element_domain(out_.nodes[id]) && out_.nodes[id].kept_max < 0) return;
     spec.quantile = q;
     out_.speculation = std::move(spec);
+    out_.sweeps[1][0].prefetch_next_row = true;
   }
 
   void finish_ix() {

@@ -14,7 +14,7 @@ namespace kmr::codegen {
 
 /// Bumped whenever the generated code or this layout changes meaning: part of every
 /// cache key, so stale objects on disk are never loaded.
-constexpr int kCodegenAbiVersion = 11;
+constexpr int kCodegenAbiVersion = 12;
 
 /// The signature of every generated sweep function: one sweep over row `row`.
 ///   in       the row's cols f32 weights            out  the row's output (f32 or u8 codes)
@@ -69,6 +69,9 @@ struct SweepPlan {
   std::vector<int> reads;        // the coarse values its element computations read
   int flag_slot = -1;            // kFlagCount row slots
   bool has_domain_checks = false;
+  // Prefetches the next row while it runs: its row is already cached (a later sweep of a
+  // pass, or the output sweep of a Layout::speculation pass, after the pre-pass's scan).
+  bool prefetch_next_row = false;
   // The pre-pass of magnitude pruning, which the executor may run as one native loop over
   // the weights (global_quantile.cpp: scan_weights) instead of this sweep and a scan of its
   // scratch row: the sweep does nothing but a quantile over all of abs(w) (or w), row

@@ -2,6 +2,7 @@
 // crosses: coarse values are loaded once per row or chunk, the inner loop is branch-free.
 #include "compiler/codegen/emit_llvm.h"
 
+#include <algorithm>
 #include <map>
 #include <unordered_map>
 
@@ -60,7 +61,7 @@ class SweepEmitter {
     return at.CreateLoad(type, at.CreateInBoundsGEP(type, base, index));
   }
   // Hoisted values by (what, index): each is computed once, in the entry block.
-  enum Hoisted { kIx, kCoarse, kPosition, kF32, kUniformF32, kRowBase };
+  enum Hoisted { kIx, kCoarse, kPosition, kF32, kUniformF32, kRowBase, kRankColumn };
   Value* ix(int index) { return hoist(kIx, index, [&] { return load_at(entry_, i64(), ix_, i64c(index)); }); }
   template <class F>
   Value* hoist(Hoisted what, int index, F make) {
@@ -98,6 +99,12 @@ class SweepEmitter {
 #include "compiler/kir/nodes.def"
 #undef KIR_NODE
   Value* unary(kir::UnaryOp op, Value* x, int id);
+  // The column of quantile q's selected unit in this row, clamped to [-1, cols] (hoisted).
+  Value* rank_column(int q);
+  // Splits the chunk [c0, end) so that it lies wholly before, at or after the selected
+  // unit's column of every row or tensor quantile this sweep rank-compares with, and
+  // records which (RankChunk); returns the new end.
+  Value* split_at_rank_columns(Value* c0, Value* end);
   Value* binary(kir::BinaryOp op, Value* a, Value* b);
   Value* intrinsic(llvm::Intrinsic::ID id, Value* x) { return b_.CreateUnaryIntrinsic(id, x); }
   Value* not_finite(Value* x) {
@@ -138,6 +145,13 @@ class SweepEmitter {
   std::unordered_map<int, Value*> element_;
   std::vector<Acc> accs_;
   Acc* flags_[kFlagCount] = {nullptr, nullptr, nullptr};
+  // Per quantile: whether the current chunk lies after its selected unit's column, and
+  // whether it is that column (chunk-invariant, so a rank comparison is two compares).
+  struct RankChunk {
+    Value* after;
+    Value* at;
+  };
+  std::unordered_map<int, RankChunk> rank_chunk_;
 };
 
 Value* SweepEmitter::group_slot_ptr(int slot, int size_class) {
@@ -279,27 +293,64 @@ Value* SweepEmitter::emit_Select(int id) {
   return b_.CreateSelect(cond, num32(info.operands[1]), num32(info.operands[2]));
 }
 
-// Rank comparison with a quantile: (value, position) against the selected unit's.
-Value* SweepEmitter::emit_RankCmp(int id) {
-  const auto& info = L_.nodes[id];
-  int x_id = info.operands[0], q_id = info.operands[1];
-  const kir::Node& quantile = *L_.nodes[q_id].node;
-  Value* x = operand_value(x_id);
-  Value* kvalue = coarse(q_id, false);
-  if (x->getType()->isFloatTy()) kvalue = b_.CreateFPTrunc(kvalue, f32());  // exact: one of x's values
+Value* SweepEmitter::rank_column(int q) {
   // Positions compare as columns of this row, in 32 bits (the executor refuses longer
   // rows): the selected unit's position is moved into the row's frame and clamped to
   // [-1, cols], which keeps every comparison with a column c in [0, cols). A vector of
   // 64-bit positions per element costs the loop more than all its arithmetic.
-  Value* kcol = coarse(q_id, true);
-  if (quantile.grouping.kind == kir::Grouping::Kind::All) kcol = b_.CreateSub(kcol, row_base_);
-  kcol = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, kcol, i64c(-1));
-  kcol = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, kcol, cols_);
-  Value* kpos = b_.CreateTrunc(kcol, i32());
-  Value* pos = b_.CreateTrunc(c_, i32());
+  const kir::Node& quantile = *L_.nodes[q].node;
+  if (quantile.level.kind == Level::Kind::Group) {  // loaded per chunk: not hoisted
+    Value* kcol = coarse(q, true);
+    kcol = b_.CreateBinaryIntrinsic(llvm::Intrinsic::smax, kcol, i64c(-1));
+    return b_.CreateBinaryIntrinsic(llvm::Intrinsic::smin, kcol, cols_);
+  }
+  return hoist(kRankColumn, q, [&] {
+    Value* kcol = coarse(q, true);
+    llvm::IRBuilder<> at(entry_->getTerminator());
+    if (quantile.grouping.kind == kir::Grouping::Kind::All) kcol = at.CreateSub(kcol, row_base_);
+    kcol = at.CreateBinaryIntrinsic(llvm::Intrinsic::smax, kcol, i64c(-1));
+    return at.CreateBinaryIntrinsic(llvm::Intrinsic::smin, kcol, cols_);
+  });
+}
+
+Value* SweepEmitter::split_at_rank_columns(Value* c0, Value* end) {
+  for (size_t id = 0; id < L_.nodes.size(); ++id) {
+    const NodeInfo& info = L_.nodes[id];
+    if (info.node->kind != NodeKind::RankCmp || !info.node->is_element()) continue;
+    int q = info.operands[1];
+    bool read_here = std::find(plan_.reads.begin(), plan_.reads.end(), q) != plan_.reads.end();
+    if (!read_here || L_.nodes[q].node->level.kind == Level::Kind::Group || rank_chunk_.count(q)) continue;
+    Value* kcol = rank_column(q);
+    Value* straddles = b_.CreateAnd(b_.CreateICmpSLT(c0, kcol), b_.CreateICmpSLT(kcol, end));
+    end = b_.CreateSelect(straddles, kcol, end);
+    Value* at = b_.CreateICmpEQ(c0, kcol);
+    end = b_.CreateSelect(at, b_.CreateAdd(c0, i64c(1)), end);  // end > c0: the chunk is [kcol, kcol + 1)
+    rank_chunk_[q] = {b_.CreateICmpSGT(c0, kcol), at};
+  }
+  return end;
+}
+
+// Rank comparison with a quantile: (value, position) against the selected unit's. In a
+// chunk split at the unit's column the position comparison is chunk-invariant.
+Value* SweepEmitter::emit_RankCmp(int id) {
+  const auto& info = L_.nodes[id];
+  int x_id = info.operands[0], q_id = info.operands[1];
+  Value* x = operand_value(x_id);
+  Value* kvalue = coarse(q_id, false);
+  if (x->getType()->isFloatTy()) kvalue = b_.CreateFPTrunc(kvalue, f32());  // exact: one of x's values
   Value* equal = b_.CreateFCmpOEQ(x, kvalue);
-  Value* above = b_.CreateOr(b_.CreateFCmpOGT(x, kvalue), b_.CreateAnd(equal, b_.CreateICmpSGT(pos, kpos)));
-  Value* at = b_.CreateAnd(equal, b_.CreateICmpEQ(pos, kpos));
+  Value *after = nullptr, *at_column = nullptr;
+  if (auto chunk = rank_chunk_.find(q_id); chunk != rank_chunk_.end()) {
+    after = chunk->second.after;
+    at_column = chunk->second.at;
+  } else {
+    Value* kpos = b_.CreateTrunc(rank_column(q_id), i32());
+    Value* pos = b_.CreateTrunc(c_, i32());
+    after = b_.CreateICmpSGT(pos, kpos);
+    at_column = b_.CreateICmpEQ(pos, kpos);
+  }
+  Value* above = b_.CreateOr(b_.CreateFCmpOGT(x, kvalue), b_.CreateAnd(equal, after));
+  Value* at = b_.CreateAnd(equal, at_column);
   switch (static_cast<kir::BinaryOp>(info.node->op)) {
     case kir::BinaryOp::Lt: return b_.CreateNot(b_.CreateOr(above, at));
     case kir::BinaryOp::Le: return b_.CreateNot(above);
@@ -534,6 +585,7 @@ void SweepEmitter::emit(const std::string& name) {
     Value* boundary = b_.CreateMul(b_.CreateAdd(group_index_[k], i64c(1)), size);
     end = b_.CreateSelect(b_.CreateICmpSLT(boundary, end), boundary, end);
   }
+  if (!gather_) end = split_at_rank_columns(c0, end);  // a gather list's indices are not columns
   // A sweep whose row is cached (SweepPlan::prefetch_next_row: a later sweep of a pass, or
   // the output sweep of a speculative pass, after the pre-pass's scan) is bound by
   // arithmetic while the memory bus idles: it prefetches the next row, a block of columns

@@ -1,5 +1,6 @@
 // The state of one kernel run, shared by the executor's files (executor.cpp drives the
-// passes, coarse_eval.cpp computes coarse values, global_quantile.cpp selects over all).
+// passes, coarse_eval.cpp computes coarse values, global_quantile.cpp selects over all,
+// speculative_pass.cpp runs a pre-pass and the output pass in one read).
 #pragma once
 
 #include <array>

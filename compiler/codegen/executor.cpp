@@ -290,7 +290,7 @@ void RunState::diagnose_flags() {
     for (const auto& plan : pass) {
       if (!sweep_can_fail(plan)) continue;
       int64_t row = 0;
-      while (row < rows && row_slot(row, plan.flag_slot + kFlagDomain) == 0 && row_slot(row, plan.flag_slot + kFlagOutput) == 0) ++row;
+      while (row < rows && !failure_flagged(&rs[row * L.row_slots], plan)) ++row;
       if (row == rows) continue;
       Worker& w = workers[0];
       process_row(plan.pass, row, w, Mode::Diagnose, plan.sweep, nullptr, 0);

@@ -233,20 +233,10 @@ int64_t scan_bracket(const float* v, int64_t n, const Bracket& b, int64_t base, 
   return scan_bracket_portable(v, n, b, base, out, ahead);
 }
 
-// The first radix digit of candidates' keys, which lie in [lo, hi]: the 11 bits under
-// their common prefix (all of them when lo == hi).
-struct FirstDigit {
-  int shift = 0;
-  uint32_t base = 0;
-  size_t buckets = 1;
-  FirstDigit(uint32_t lo, uint32_t hi) {
-    int spread = lo == hi ? 0 : 32 - __builtin_clz(lo ^ hi);
-    shift = std::max(0, spread - 11);
-    base = lo >> shift;
-    buckets = size_t{1} << (spread - shift);
-  }
-  uint32_t of(float unit) const { return (rank_key(unit) >> shift) - base; }
-};
+// The first radix level of the selection among candidates, whose keys lie in [lo, hi].
+RadixDigit<uint32_t> first_digit(const GlobalSelect& g) {
+  return {static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi), 11};
+}
 
 }  // namespace
 
@@ -440,15 +430,15 @@ void RunState::count_collected(GlobalSelect& g, int64_t task, int64_t below, siz
   if (g.collected += static_cast<int64_t>(found.size() - before); g.collected > testing::candidate_cap().load()) g.overflow = true;
   if (L.nodes[g.id].scratch_f64) return;
   // The selection's first radix level, counted while the candidates are in cache.
-  FirstDigit digit(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi));
+  auto digit = first_digit(g);
   auto& hist = g.digits[&w - workers.data()];
   if (hist.empty()) hist.assign(digit.buckets, 0);
   for (size_t i = before; i < found.size(); ++i)
-    if (uint32_t d = digit.of(static_cast<float>(found[i].value)); d < hist.size()) ++hist[d];  // always: keys in [lo, hi]
+    if (size_t d = digit.of(rank_key(static_cast<float>(found[i].value))); d < hist.size()) ++hist[d];  // always: keys in [lo, hi]
 }
 
 Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_pool) {
-  FirstDigit digit(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi));
+  auto digit = first_digit(g);
   auto tasks = static_cast<int64_t>(g.found.size());
   int halves = inside_pool ? 1 : static_cast<int>(std::min<int64_t>({threads, 2, tasks}));
   auto over_half = [&](const std::function<void(int half, int64_t task)>& fn) {
@@ -463,21 +453,21 @@ Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_
   for (const auto& counted : g.digits)
     for (size_t b = 0; b < counted.size(); ++b) hist[b] += counted[b];
   int64_t below = 0;
-  uint32_t bucket = 0;
+  size_t bucket = 0;
   while (bucket + 1 < hist.size() && below + hist[bucket] <= rank) below += hist[bucket++];
   // 2. The bucket's candidates, in position order (halves in task order); with a
   //    speculative estimate E, the candidates between E and the bucket, per task: every
   //    unit whose comparison with E differs from that with the unit selected.
   std::vector<std::vector<const Candidate*>> members(halves);
-  bool near = g.estimate && L.speculation.quantile == g.id;
-  uint32_t bucket_lo = (digit.base + bucket) << digit.shift, bucket_hi = bucket_lo + ((uint32_t{1} << digit.shift) - 1);
+  bool near = g.estimate.has_value();  // set only for Layout::speculation
+  uint32_t bucket_lo = (digit.base + static_cast<uint32_t>(bucket)) << digit.shift, bucket_hi = bucket_lo + ((uint32_t{1} << digit.shift) - 1);
   uint32_t near_lo = near ? std::min(rank_key(*g.estimate), bucket_lo) : 1, near_hi = near ? std::max(rank_key(*g.estimate), bucket_hi) : 0;
   g.near_estimate.resize(tasks);
   over_half([&](int half, int64_t t) {
     g.near_estimate[t].clear();
     for (const Candidate& c : g.found[t]) {
       uint32_t key = rank_key(static_cast<float>(c.value));
-      if ((key >> digit.shift) - digit.base == bucket) members[half].push_back(&c);
+      if (digit.of(key) == bucket) members[half].push_back(&c);
       if (key >= near_lo && key <= near_hi) g.near_estimate[t].push_back(c);
     }
   });

@@ -42,15 +42,14 @@ int64_t select_radix(const T* v, int64_t n, int64_t k, std::vector<Key>& keys, s
   int64_t below = 0, count = n;
   const Key* from = keys.data();
   while (lowest != highest) {
-    int spread = 64 - __builtin_clzll(static_cast<uint64_t>(lowest ^ highest));  // bits below the common prefix
-    int shift = std::max(0, spread - digit);
-    Key base = lowest >> shift;  // keys in play share their bits above `spread`, so buckets < 2^digit
-    hist.assign(size_t{1} << (spread - shift), 0);
-    for (int64_t i = 0; i < count; ++i) ++hist[(from[i] >> shift) - base];
+    RadixDigit<Key> level(lowest, highest, digit);  // keys in play share their bits above it
+    hist.assign(level.buckets, 0);
+    for (int64_t i = 0; i < count; ++i) ++hist[level.of(from[i])];
     size_t bucket = 0;
     while (below + hist[bucket] <= k) below += hist[bucket++];
     // The bucket's keys (in place after the first level: the write index trails the read).
-    Key chosen = base + static_cast<Key>(bucket);
+    int shift = level.shift;
+    Key chosen = level.base + static_cast<Key>(bucket);
     if (from == keys.data()) cand.resize(static_cast<size_t>(hist[bucket]));
     int64_t kept = 0;
     lowest = ~Key{0}, highest = 0;

@@ -54,6 +54,22 @@ inline double from_signed_key(int64_t key) {
   return x;
 }
 
+/// One level of a radix select over keys in [lowest, highest]: the `bits` bits under their
+/// common prefix (no bits when they are equal), numbered from 0 as buckets.
+template <class Key>
+struct RadixDigit {
+  int shift = 0;
+  Key base = 0;
+  size_t buckets = 1;
+  RadixDigit(Key lowest, Key highest, int bits) {
+    int spread = lowest == highest ? 0 : 64 - __builtin_clzll(static_cast<uint64_t>(lowest ^ highest));
+    shift = spread > bits ? spread - bits : 0;
+    base = lowest >> shift;
+    buckets = size_t{1} << (spread - shift);
+  }
+  size_t of(Key key) const { return static_cast<size_t>((key >> shift) - base); }
+};
+
 /// Reusable buffers of select_rank (one per worker, so selection allocates nothing per row).
 struct SelectScratch {
   std::vector<uint32_t> keys32, candidates32;  // for floats

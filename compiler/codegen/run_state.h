@@ -56,6 +56,12 @@ struct GlobalSelect {
   std::vector<std::vector<int64_t>> digits;  // per worker: f32 candidates by their first radix digit
 };
 
+/// Whether a row's slots hold a failure flagged by sweep `plan` (a domain error or a
+/// non-finite output), which the diagnostic sweep then describes.
+inline bool failure_flagged(const double* row_slots, const SweepPlan& plan) {
+  return row_slots[plan.flag_slot + kFlagDomain] != 0 || row_slots[plan.flag_slot + kFlagOutput] != 0;
+}
+
 /// The columns of a row's units inside a quantile's bracket, as the vector scan stores
 /// them (with room for a whole vector past the last).
 struct ScanHits {

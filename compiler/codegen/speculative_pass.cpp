@@ -156,16 +156,14 @@ void RunState::fix_units(int64_t task, Worker& w, float estimate, const std::vec
       else
         partial += share - shares_on_estimate[a];
     }
-    if (slots[plan.flag_slot + kFlagDomain] != 0 || slots[plan.flag_slot + kFlagOutput] != 0) unsure = true;
+    if (failure_flagged(slots.data(), plan)) unsure = true;
   }
 }
 
 bool RunState::output_pass_flagged() const {
   const SweepPlan& plan = L.sweeps[1][0];
-  for (int64_t row = 0; row < rows; ++row) {
-    const double* slots = &rs[row * L.row_slots];
-    if (slots[plan.flag_slot + kFlagDomain] != 0 || slots[plan.flag_slot + kFlagOutput] != 0) return true;
-  }
+  for (int64_t row = 0; row < rows; ++row)
+    if (failure_flagged(&rs[row * L.row_slots], plan)) return true;
   return false;
 }
 

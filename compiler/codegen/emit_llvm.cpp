@@ -150,7 +150,12 @@ class SweepEmitter {
   struct RankChunk {
     Value* after;
     Value* at;
+    Value* above_threshold;         // f32 x is above the unit iff x > it (x never -inf)
+    Value* at_or_above_threshold;   // ... at or above it iff x > this
   };
+  // The largest f32 below x (x itself for -inf and NaN): x >= v is x > predecessor(v)
+  // for every x but -inf.
+  Value* predecessor(Value* x);
   std::unordered_map<int, RankChunk> rank_chunk_;
 };
 
@@ -325,9 +330,26 @@ Value* SweepEmitter::split_at_rank_columns(Value* c0, Value* end) {
     end = b_.CreateSelect(straddles, kcol, end);
     Value* at = b_.CreateICmpEQ(c0, kcol);
     end = b_.CreateSelect(at, b_.CreateAdd(c0, i64c(1)), end);  // end > c0: the chunk is [kcol, kcol + 1)
-    rank_chunk_[q] = {b_.CreateICmpSGT(c0, kcol), at};
+    Value* after = b_.CreateICmpSGT(c0, kcol);
+    // Thresholds for an operand that is never -inf: (x, c) above (Q, kcol) is x > Q before
+    // the unit's column and x >= Q (x > Q's predecessor) after it; at or above adds the
+    // unit's own column.
+    Value* kvalue = b_.CreateFPTrunc(coarse(q, false), f32());
+    Value* below = predecessor(kvalue);
+    rank_chunk_[q] = {after, at, b_.CreateSelect(after, below, kvalue), b_.CreateSelect(b_.CreateOr(after, at), below, kvalue)};
   }
   return end;
+}
+
+Value* SweepEmitter::predecessor(Value* x) {
+  // On the bits: positive numbers step down by one, negative ones up by one (away from
+  // zero), zeros go to the negative smallest subnormal.
+  Value* bits = b_.CreateBitCast(x, i32());
+  Value* step = b_.CreateSelect(b_.CreateFCmpOGT(x, f32c(0)), b_.CreateSub(bits, b_.getInt32(1)), b_.CreateAdd(bits, b_.getInt32(1)));
+  step = b_.CreateSelect(b_.CreateFCmpOEQ(x, f32c(0)), b_.getInt32(static_cast<int32_t>(0x80000001u)), step);
+  Value* below = b_.CreateBitCast(step, f32());
+  Value* unchanged = b_.CreateFCmpUEQ(x, llvm::ConstantFP::getInfinity(f32(), true));  // -inf or NaN
+  return b_.CreateSelect(unchanged, x, below);
 }
 
 // Rank comparison with a quantile: (value, position) against the selected unit's. In a
@@ -338,9 +360,18 @@ Value* SweepEmitter::emit_RankCmp(int id) {
   Value* x = operand_value(x_id);
   Value* kvalue = coarse(q_id, false);
   if (x->getType()->isFloatTy()) kvalue = b_.CreateFPTrunc(kvalue, f32());  // exact: one of x's values
+  auto op = static_cast<kir::BinaryOp>(info.node->op);
+  auto chunk = rank_chunk_.find(q_id);
+  if (chunk != rank_chunk_.end() && info.operand_above_minus_inf && x->getType()->isFloatTy() &&
+      op != kir::BinaryOp::Eq && op != kir::BinaryOp::Ne) {
+    // One compare per element where the general form takes two and an or.
+    bool with_at = op == kir::BinaryOp::Ge || op == kir::BinaryOp::Lt;
+    Value* holds = b_.CreateFCmpOGT(x, with_at ? chunk->second.at_or_above_threshold : chunk->second.above_threshold);
+    return op == kir::BinaryOp::Gt || op == kir::BinaryOp::Ge ? holds : b_.CreateNot(holds);
+  }
   Value* equal = b_.CreateFCmpOEQ(x, kvalue);
   Value *after = nullptr, *at_column = nullptr;
-  if (auto chunk = rank_chunk_.find(q_id); chunk != rank_chunk_.end()) {
+  if (chunk != rank_chunk_.end()) {
     after = chunk->second.after;
     at_column = chunk->second.at;
   } else {
@@ -351,7 +382,7 @@ Value* SweepEmitter::emit_RankCmp(int id) {
   }
   Value* above = b_.CreateOr(b_.CreateFCmpOGT(x, kvalue), b_.CreateAnd(equal, after));
   Value* at = b_.CreateAnd(equal, at_column);
-  switch (static_cast<kir::BinaryOp>(info.node->op)) {
+  switch (op) {
     case kir::BinaryOp::Lt: return b_.CreateNot(b_.CreateOr(above, at));
     case kir::BinaryOp::Le: return b_.CreateNot(above);
     case kir::BinaryOp::Gt: return above;

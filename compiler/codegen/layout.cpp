@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <set>
 
 #include <fmt/format.h>
@@ -46,6 +47,7 @@ class LayoutBuilder {
   //    subtrees (shared or not) get one id, in first-visit (topological) order.
   void intern() {
     const kir::Kernel& k = prepared_.kernel;
+    auto ranges = passes::value_ranges(k);
     std::unordered_map<std::string, int> by_signature;
     // The row maxima the schedule added come first, so that the maxima derived from them
     // can name them in their signatures.
@@ -71,6 +73,12 @@ class LayoutBuilder {
         kept_quantile = out_.id_of.at(kept->second.quantile);
         sig += fmt::format(" kept-max %{} %{}", kept_max, kept_quantile);
       }
+      bool above_minus_inf = false;
+      if (node->kind == NodeKind::RankCmp) {
+        auto range = ranges.find(node->operands[0].get());
+        above_minus_inf = range != ranges.end() && range->second.lo > -std::numeric_limits<double>::infinity();
+        if (above_minus_inf) sig += " above-minus-inf";
+      }
       auto [it, fresh] = by_signature.emplace(sig, static_cast<int>(out_.nodes.size()));
       out_.id_of[node] = it->second;
       if (!fresh) continue;
@@ -81,6 +89,7 @@ class LayoutBuilder {
       info.size = size;
       info.kept_max = kept_max;
       info.kept_quantile = kept_quantile;
+      info.operand_above_minus_inf = above_minus_inf;
       out_.nodes.push_back(std::move(info));
       out_.canonical += sig + "\n";
     }

@@ -97,6 +97,17 @@ kernel rt(w: tensor) -> tensor {
   yield w;
 }
 
+kernel thresholds(w: tensor, s: ratio) -> tensor {
+  let a = quantile(abs(w), s, over = all);
+  let r = quantile(w, s, over = row);
+  let l = log(abs(w));
+  let t = quantile(l, s, over = all);
+  yield select(abs(w) > a, 1.0, 0.0) + select(abs(w) >= a, 2.0, 0.0) + select(abs(w) < a, 4.0, 0.0)
+      + select(abs(w) <= a, 8.0, 0.0) + select(w > r, 16.0, 0.0) + select(w >= r, 32.0, 0.0)
+      + select(w < r, 64.0, 0.0) + select(w <= r, 128.0, 0.0) + select(l >= t, 256.0, 0.0)
+      + select(l > t, 512.0, 0.0);
+}
+
 kernel blowup(w: tensor) -> tensor {
   yield exp(w * 100.0);
 }
@@ -143,6 +154,28 @@ TEST_CASE("JIT = interpreter on every reduction, rank comparison and coarse doma
   sweep("center", {});
   sweep("broadcast", {0.25});
   sweep("broadcast", {-1.5});
+}
+
+TEST_CASE("rank comparisons at the float range's edges: zeros, subnormals, the largest numbers, -inf") {
+  // Where the compared value is never -inf the JIT compares with one threshold per chunk
+  // (x > Q before the unit's column, x > Q's predecessor after it); log(|w|) of a zero is
+  // -inf, which takes the general comparison.
+  const float denorm = std::numeric_limits<float>::denorm_min(), tiny = std::numeric_limits<float>::min(),
+              big = std::numeric_limits<float>::max();
+  const float pool[] = {0.0f, -0.0f, denorm, -denorm, 2 * denorm, tiny, -tiny, 1.0f, std::nextafter(1.0f, 2.0f), -1.0f,
+                        big, -big, std::nextafter(big, 0.0f), 3.0f};
+  auto kernel = kernel_named(kKernels, "thresholds");
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {1, 14}, {7, 9}, {30, 33}})
+    for (int shift : {0, 5}) {
+      std::vector<float> w(rows * cols);
+      for (size_t i = 0; i < w.size(); ++i) w[i] = pool[(i * 3 + i / 7 + shift) % std::size(pool)];
+      for (double s : {0.0, 0.1, 0.3, 0.5, 0.77, 1.0}) {
+        CAPTURE(rows);
+        CAPTURE(cols);
+        CAPTURE(s);
+        run_both(kernel, view(w, rows, cols), {s});
+      }
+    }
 }
 
 TEST_CASE("the exact quantile's slow paths (next 16 bits, then ties by row) agree with the fast one") {

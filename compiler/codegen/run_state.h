@@ -77,6 +77,8 @@ struct Worker {
   std::vector<float> units32;   // units gathered for a select (a sample, candidates)
   std::vector<double> units64;
   ScanHits hits;
+  std::vector<Candidate> inside;  // a sample's units inside a bracket (select_close_ranks)
+  std::vector<float> units_inside;
   std::vector<int64_t> positions;  // units to fix after a speculative pass
   std::array<double, kDiagRecordSize> record{};
 };

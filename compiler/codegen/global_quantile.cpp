@@ -501,14 +501,18 @@ Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_
   std::vector<std::vector<const Candidate*>> members(halves);
   bool near = g.estimate.has_value();  // set only for Layout::speculation
   uint32_t bucket_lo = (digit.base + static_cast<uint32_t>(bucket)) << digit.shift, bucket_hi = bucket_lo + ((uint32_t{1} << digit.shift) - 1);
-  uint32_t near_lo = near ? std::min(rank_key(*g.estimate), bucket_lo) : 1, near_hi = near ? std::max(rank_key(*g.estimate), bucket_hi) : 0;
+  uint32_t near_lo = near ? std::min(rank_key(*g.estimate), bucket_lo) : 0;
+  uint32_t near_width = near ? std::max(rank_key(*g.estimate), bucket_hi) - near_lo : 0;
   g.near_estimate.resize(tasks);
-  over_half([&](int half, int64_t t) {
-    g.near_estimate[t].clear();
+  over_half([&, digit, bucket, near, near_lo, near_width](int half, int64_t t) {
+    // By-value copies stay in registers: the pushes could alias anything captured by reference.
+    auto& set_aside = g.near_estimate[t];
+    auto& in_bucket = members[half];
+    set_aside.clear();
     for (const Candidate& c : g.found[t]) {
       uint32_t key = rank_key(static_cast<float>(c.value));
-      if (digit.of(key) == bucket) members[half].push_back(&c);
-      if (key >= near_lo && key <= near_hi) g.near_estimate[t].push_back(c);
+      if (digit.of(key) == bucket) in_bucket.push_back(&c);
+      if (near && key - near_lo <= near_width) set_aside.push_back(c);  // one compare for near_lo <= key <= near_lo + near_width
     }
   });
   // 3. Rank `rank` - below among them, by (value, position).

@@ -100,7 +100,7 @@ int64_t scan_bracket_scalar(const float* v, int64_t n, const Bracket& b, int64_t
   for (int64_t c = 0; c < n; ++c) {
     uint32_t key = rank_key(v[c]);
     below += key < b.lo;
-    if (key >= b.lo && key <= b.hi) out.push_back({static_cast<double>(v[c]), base + c});
+    if (key >= b.lo && key <= b.hi) out.emplace_back(static_cast<double>(v[c]), base + c);
   }
   return below;
 }
@@ -127,7 +127,7 @@ int64_t scan_bracket_portable(const float* v, int64_t n, const Bracket& b, int64
       std::memcpy(lanes, &inside, sizeof lanes);
       if ((lanes[0] | lanes[1]) == 0) continue;
       for (int i = 0; i < 4; ++i)
-        if (inside[i]) out.push_back({static_cast<double>(v[c + i]), base + c + i});
+        if (inside[i]) out.emplace_back(static_cast<double>(v[c + i]), base + c + i);
     }
     for (int i = 0; i < 4; ++i) below += counts[i];
   }
@@ -186,17 +186,8 @@ __attribute__((target("avx512f,popcnt"))) int64_t scan_weights_avx512(const floa
   alignas(64) uint32_t lanes[16];  // (GCC 12's _mm512_reduce_max_epu32 warns of itself)
   _mm512_store_si512(lanes, s.largest);
   top = *std::max_element(lanes, lanes + 16);
-  if (out) {
-    // Fields written in place: a pushed temporary was stored as two halves and reloaded
-    // whole, which store forwarding cannot serve (a quarter of the scan's time).
-    size_t first = out->size();
-    out->resize(first + static_cast<size_t>(s.found));
-    Candidate* to = out->data() + first;
-    for (int64_t i = 0; i < s.found; ++i) {
-      to[i].value = static_cast<double>(unit_of<Magnitude>(v[cols[i]]));
-      to[i].pos = base + cols[i];
-    }
-  }
+  if (out)
+    for (int64_t i = 0; i < s.found; ++i) out->emplace_back(static_cast<double>(unit_of<Magnitude>(v[cols[i]])), base + cols[i]);
   return s.below;
 }
 
@@ -216,7 +207,7 @@ __attribute__((target("avx2"))) int64_t scan_bracket_avx2(const float* v, int64_
       unsigned inside = static_cast<unsigned>(_mm256_movemask_ps(_mm256_andnot_ps(lt, _mm256_cmp_ps(x, hi, _CMP_LE_OQ))));
       for (; inside; inside &= inside - 1) {
         int i = __builtin_ctz(inside);
-        out.push_back({static_cast<double>(v[c + i]), base + c + i});
+        out.emplace_back(static_cast<double>(v[c + i]), base + c + i);
       }
     }
     alignas(32) int32_t lanes[8];
@@ -436,7 +427,7 @@ void RunState::select_row(GlobalSelect& g, int64_t row, Worker& w, int64_t task)
   if (info.scratch_f64) {
     for_units(true, base, cols, [&](double v, uint64_t key, int64_t c) {
       below += key < g.lo;
-      if (key >= g.lo && key <= g.hi) found.push_back({v, row * cols + c});
+      if (key >= g.lo && key <= g.hi) found.emplace_back(v, row * cols + c);
     });
   } else {
     const float* next_row = row + 1 < rows ? in.data + (row + 1) * cols : nullptr;
@@ -479,11 +470,13 @@ void RunState::count_collected(GlobalSelect& g, int64_t task, int64_t below, siz
   if (g.collected += static_cast<int64_t>(found.size() - before); g.collected > testing::candidate_cap().load()) g.overflow = true;
   if (L.nodes[g.id].scratch_f64) return;
   // The selection's first radix level, counted while the candidates are in cache.
-  auto digit = first_digit(g);
+  const auto digit = first_digit(g);
   auto& hist = g.digits[&w - workers.data()];
   if (hist.empty()) hist.assign(digit.buckets, 0);
-  for (size_t i = before; i < found.size(); ++i)
-    if (size_t d = digit.of(rank_key(static_cast<float>(found[i].value))); d < hist.size()) ++hist[d];  // always: keys in [lo, hi]
+  int64_t* counts = hist.data();  // locals: the counts' stores cannot alias them
+  const size_t buckets = hist.size();
+  for (size_t i = before, end = found.size(); i < end; ++i)
+    if (size_t d = digit.of(rank_key(static_cast<float>(found[i].value))); d < buckets) ++counts[d];  // always: keys in [lo, hi]
 }
 
 Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_pool) {
@@ -621,7 +614,7 @@ bool RunState::select_over_all(int id, bool bracket_only, bool inside_pool) {
       std::vector<std::vector<Candidate>> per_task(row_tasks());
       rerun(g.pass, g.sweep, [&](int64_t row, Worker& w, int64_t task) {
         for_units(info.scratch_f64, scratch_of(w), cols, [&](double v, uint64_t key, int64_t c) {
-          if ((key >> shift) == top) per_task[task].push_back({v, row * cols + c});
+          if ((key >> shift) == top) per_task[task].emplace_back(v, row * cols + c);
         });
       });
       pick(per_task, target - below);

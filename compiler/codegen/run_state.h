@@ -35,8 +35,12 @@ inline double from_i64(int64_t v) {
 
 /// A unit of a tensor-wide quantile that may be the one selected: its value and position.
 struct Candidate {
-  double value;
-  int64_t pos;
+  Candidate() = default;
+  // Constructed in place by emplace_back: a pushed temporary is stored as two 8-byte
+  // halves and reloaded as one 16-byte vector, which store forwarding cannot serve.
+  Candidate(double value, int64_t pos) : value(value), pos(pos) {}
+  double value = 0;
+  int64_t pos = 0;
 };
 
 /// One exact quantile over a whole tensor while its pass runs (global_quantile.cpp): either

@@ -140,6 +140,7 @@ class SweepEmitter {
   Value *in_ = nullptr, *out_ = nullptr, *rs_ = nullptr, *gs_ = nullptr, *us_ = nullptr, *ix_ = nullptr;
   Value *scratch_ = nullptr, *row_ = nullptr, *record_ = nullptr;
   Value *cols_ = nullptr, *row_base_ = nullptr, *c_ = nullptr;
+  Value* weight_index_ = nullptr;  // where the weight of column c_ is: c_, or a gather list's index
   std::vector<Value*> group_index_;  // per size class, in the current chunk
   std::map<std::pair<int, int>, Value*> hoisted_, chunk_;
   std::unordered_map<int, Value*> element_;
@@ -222,7 +223,7 @@ Value* SweepEmitter::emit_Reduce(int id) { return coarse_f32(id); }
 Value* SweepEmitter::emit_Quantile(int id) { return coarse_f32(id); }
 
 Value* SweepEmitter::emit_Input(int) {
-  return b_.CreateLoad(f32(), b_.CreateInBoundsGEP(f32(), in_, c_));
+  return b_.CreateLoad(f32(), b_.CreateInBoundsGEP(f32(), in_, weight_index_));
 }
 
 Value* SweepEmitter::emit_Unary(int id) {
@@ -640,8 +641,9 @@ void SweepEmitter::emit(const std::string& name) {
     acc.current = acc.inner_phi;
   }
   c_ = gather_ ? static_cast<Value*>(b_.CreateLoad(i64(), b_.CreateInBoundsGEP(i64(), record_, b_.CreateAdd(c, i64c(1))))) : c;
+  weight_index_ = gather_ ? static_cast<Value*>(c) : c_;
   if (plan_.check_input && !diag_) {
-    Value* w = b_.CreateLoad(f32(), b_.CreateInBoundsGEP(f32(), in_, c_));
+    Value* w = b_.CreateLoad(f32(), b_.CreateInBoundsGEP(f32(), in_, weight_index_));
     fail_if_not_finite(w, kFlagInput, -1);
   }
   for (int id : plan_.reductions) reduce(id);

@@ -17,8 +17,9 @@ namespace kmr::codegen {
 /// What a generated sweep function does with a row:
 /// - Normal: every column (vectorised, branch-free);
 /// - Diagnose: every column until the first failing element, described in `record`;
-/// - Gather: only the columns listed at `record`, read as int64s [n, c1, ..., cn] (the
-///   speculative pass's fix-ups of single units; sweeps without group values only).
+/// - Gather: only the columns listed at `record`, read as int64s [n, c1, ..., cn], their
+///   weights packed at `in` in list order (the speculative pass's fix-ups of single units,
+///   whose weights are at hand; sweeps without group values only).
 enum class SweepVariant { Normal, Diagnose, Gather };
 
 /// The symbol of the function for sweep (pass, sweep): `<prefix>_p<pass>s<sweep>`, with a

@@ -89,12 +89,6 @@ struct Bracket {
   }
 };
 
-// A unit of w or abs(w).
-template <bool Magnitude>
-float unit_of(float x) {
-  return Magnitude ? std::fabs(x) : x;
-}
-
 int64_t scan_bracket_scalar(const float* v, int64_t n, const Bracket& b, int64_t base, std::vector<Candidate>& out) {
   int64_t below = 0;
   for (int64_t c = 0; c < n; ++c) {
@@ -186,8 +180,8 @@ __attribute__((target("avx512f,popcnt"))) int64_t scan_weights_avx512(const floa
   alignas(64) uint32_t lanes[16];  // (GCC 12's _mm512_reduce_max_epu32 warns of itself)
   _mm512_store_si512(lanes, s.largest);
   top = *std::max_element(lanes, lanes + 16);
-  if (out)
-    for (int64_t i = 0; i < s.found; ++i) out->emplace_back(static_cast<double>(unit_of<Magnitude>(v[cols[i]])), base + cols[i]);
+  if (out)  // the weights themselves (GlobalSelect::weights)
+    for (int64_t i = 0; i < s.found; ++i) out->emplace_back(static_cast<double>(v[cols[i]]), base + cols[i]);
   return s.below;
 }
 
@@ -445,6 +439,8 @@ bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64
   Bracket bracket(static_cast<uint32_t>(g->lo), static_cast<uint32_t>(g->hi));
   if (!bracket.numeric) return false;
   const float* weights = in.data + row * cols;
+  g->weights = true;  // the same on every row: the conditions above hold for the whole run
+  g->magnitude = plan.native_magnitude;
   auto& found = g->found[task];
   size_t before = found.size();
   std::vector<Candidate>* out = g->overflow ? nullptr : &found;  // after an overflow the fallback reads again
@@ -476,7 +472,7 @@ void RunState::count_collected(GlobalSelect& g, int64_t task, int64_t below, siz
   int64_t* counts = hist.data();  // locals: the counts' stores cannot alias them
   const size_t buckets = hist.size();
   for (size_t i = before, end = found.size(); i < end; ++i)
-    if (size_t d = digit.of(rank_key(static_cast<float>(found[i].value))); d < buckets) ++counts[d];  // always: keys in [lo, hi]
+    if (size_t d = digit.of(rank_key(g.unit_of(found[i]))); d < buckets) ++counts[d];  // always: keys in [lo, hi]
 }
 
 Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_pool) {
@@ -506,13 +502,15 @@ Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_
   uint32_t near_lo = near ? std::min(rank_key(*g.estimate), bucket_lo) : 0;
   uint32_t near_width = near ? std::max(rank_key(*g.estimate), bucket_hi) - near_lo : 0;
   g.near_estimate.resize(tasks);
-  over_half([&, digit, bucket, near, near_lo, near_width](int half, int64_t t) {
+  const bool magnitude = g.magnitude;
+  over_half([&, digit, bucket, near, near_lo, near_width, magnitude](int half, int64_t t) {
     // By-value copies stay in registers: the pushes could alias anything captured by reference.
     auto& set_aside = g.near_estimate[t];
     auto& in_bucket = members[half];
     set_aside.clear();
     for (const Candidate& c : g.found[t]) {
-      uint32_t key = rank_key(static_cast<float>(c.value));
+      auto unit = static_cast<float>(c.value);
+      uint32_t key = rank_key(magnitude ? std::fabs(unit) : unit);
       if (digit.of(key) == bucket) in_bucket.push_back(&c);
       if (near && key - near_lo <= near_width) set_aside.push_back(c);  // one compare for near_lo <= key <= near_lo + near_width
     }
@@ -522,7 +520,7 @@ Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_
   for (const auto& part : members) in_bucket.insert(in_bucket.end(), part.begin(), part.end());
   std::vector<float>& values = workers[0].units32;
   values.clear();
-  for (const Candidate* c : in_bucket) values.push_back(static_cast<float>(c->value));
+  for (const Candidate* c : in_bucket) values.push_back(g.unit_of(*c));
   auto m = static_cast<int64_t>(values.size());
   if (m == 0) return {};  // unreachable: the counts said rank k is among the candidates
   return *in_bucket[select_rank(values.data(), m, std::min(rank - below, m - 1), workers[0].select)];
@@ -558,13 +556,13 @@ bool RunState::select_over_all(int id, bool bracket_only, bool inside_pool) {
     for (const auto& part : found)
       for (const auto& c : part) {
         if (info.scratch_f64) values.push_back(c.value);
-        else values32.push_back(static_cast<float>(c.value));
+        else values32.push_back(g.unit_of(c));
       }
     int64_t index = info.scratch_f64 ? select_rank(values.data(), m, rank, workers[0].select)
                                      : select_rank(values32.data(), m, rank, workers[0].select);
     for (const auto& part : found) {
       if (index < static_cast<int64_t>(part.size())) {
-        value = part[index].value;
+        value = info.scratch_f64 ? part[index].value : g.unit_of(part[index]);
         pos = part[index].pos;
         return;
       }
@@ -584,7 +582,7 @@ bool RunState::select_over_all(int id, bool bracket_only, bool inside_pool) {
         pick(g.found, target - below);
       } else {
         Candidate selected = select_candidate(g, target - below, inside_pool);
-        value = selected.value;
+        value = g.unit_of(selected);
         pos = selected.pos;
       }
       finish();

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <memory>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -58,6 +59,15 @@ struct GlobalSelect {
   std::optional<float> estimate;  // the sample's unit at rank k's place (Layout::speculation)
   std::vector<std::vector<Candidate>> near_estimate;  // per task: candidates between it and the result
   std::vector<std::vector<int64_t>> digits;  // per worker: f32 candidates by their first radix digit
+  // Set by the native weight scan: the candidates' values are the weights themselves (the
+  // one-read pass's fix-up takes them instead of reading the tensor again), whose units
+  // are their magnitudes when `magnitude`.
+  bool weights = false, magnitude = false;
+  /// A candidate's unit (the quantile's operand) as f32.
+  float unit_of(const Candidate& c) const {
+    auto v = static_cast<float>(c.value);
+    return magnitude ? std::fabs(v) : v;
+  }
 };
 
 /// Whether a row's slots hold a failure flagged by sweep `plan` (a domain error or a
@@ -84,6 +94,7 @@ struct Worker {
   std::vector<Candidate> inside;  // a sample's units inside a bracket (select_close_ranks)
   std::vector<float> units_inside;
   std::vector<int64_t> positions;  // units to fix after a speculative pass
+  std::vector<float> weights;      // their weights, packed row by row for the gather sweep
   std::array<double, kDiagRecordSize> record{};
 };
 

@@ -104,14 +104,19 @@ void RunState::fix_units(int64_t task, Worker& w, float estimate, const std::vec
   const SweepPlan& plan = L.sweeps[1][0];
   uint32_t estimate_key = rank_key(estimate), q_key = rank_key(static_cast<float>(us[q.slot]));
   int64_t q_pos = as_i64(us[q.pos_slot]);
-  // The units to fix, in position order: those whose place differs between E and Q.
-  const auto& candidates = select_of(spec.quantile)->near_estimate[task];
+  // The units to fix, in position order: those whose place differs between E and Q, and
+  // their weights where the candidates hold them (GlobalSelect::weights).
+  const GlobalSelect& g = *select_of(spec.quantile);
+  const auto& candidates = g.near_estimate[task];
   std::vector<int64_t>& units = w.positions;
+  std::vector<float>& weights = w.weights;
   units.resize(candidates.size());
+  weights.resize(candidates.size());
   size_t n_units = 0;
   for (const Candidate& unit : candidates) {
-    uint32_t key = rank_key(static_cast<float>(unit.value));
+    uint32_t key = rank_key(g.unit_of(unit));
     units[n_units] = unit.pos;
+    weights[n_units] = static_cast<float>(unit.value);
     n_units += place(key, unit.pos, estimate_key, kEstimatePos) != place(key, unit.pos, q_key, q_pos);
   }
   // Per row: its units' columns as the gather list [n, c1, ..., cn], the sweep on E (its
@@ -126,20 +131,24 @@ void RunState::fix_units(int64_t task, Worker& w, float estimate, const std::vec
   auto* out_base = L.result == kir::ResultKind::Tensor ? reinterpret_cast<uint8_t*>(out.values.data()) : out.codes.data();
   size_t out_size = L.result == kir::ResultKind::Tensor ? sizeof(float) : 1;
   // The units are scattered over the tensor, each a cache miss (and a page walk): their
-  // weights and outputs are prefetched well ahead.
+  // outputs (and weights, when read from the tensor) are prefetched well ahead.
   constexpr size_t kAhead = 32;
   size_t prefetched = 0;
   for (size_t i = 0; i < n_units;) {
     for (; prefetched < std::min(n_units, i + kAhead); ++prefetched) {
-      __builtin_prefetch(in.data + units[prefetched], 0, 0);
+      if (!g.weights) __builtin_prefetch(in.data + units[prefetched], 0, 0);
       __builtin_prefetch(out_base + units[prefetched] * static_cast<int64_t>(out_size), 1, 0);
     }
     int64_t row = units[i] / cols;
+    size_t first = i;
     list.assign(1, 0);
     for (; i < n_units && units[i] / cols == row; ++i) list.push_back(units[i] - row * cols);
     if (redo[row]) continue;
     list[0] = static_cast<int64_t>(list.size()) - 1;
-    const float* in_row = in.data + row * cols;
+    // The gather sweep reads the units' weights packed in list order.
+    if (!g.weights)
+      for (size_t u = first; u < i; ++u) weights[u] = in.data[units[u]];
+    const float* in_row = weights.data() + first;
     void* out_row = out_base + row * cols * static_cast<int64_t>(out_size);
     double* row_slots = &rs[row * L.row_slots];
     std::copy_n(row_slots, L.row_slots, slots.begin());

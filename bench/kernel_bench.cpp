@@ -2,8 +2,8 @@
 // seeded): plain memcpy, then the JIT's int8 per-row quantisation, fused exact 50% pruning
 // + int8, int4 per group of 64 and the interpreter, as GB/s of f32 input and as ratios to
 // memcpy measured in the same run, with the memory's floors for one pass and for a pre-pass
-// plus a pass; the fused kernel in one read of the tensor against two; and the JIT's
-// compile time, cold and from the caches.
+// plus a pass; the fused kernel in one read of the tensor against two and against memcpy,
+// runs alternating; and the JIT's compile time, cold and from the caches.
 // Usage: kernel_bench [runs=5] [--no-interpreter]. Figures: docs/performance.md.
 #include <unistd.h>
 
@@ -244,22 +244,31 @@ int main(int argc, char** argv) {
     }
   }
 
-  // One read of the tensor (Layout::speculation) against two, runs alternating so that
-  // both see the same machine (its memory speed drifts by 2x here).
+  // One read of the tensor (Layout::speculation) against two, and against memcpy, runs
+  // alternating so that all three see the same machine (its memory speed drifts by 2x
+  // here): the fused kernel's ratio to memcpy from the same stretch of time.
   {
     const auto& kernel = find(kernels, "fused:prune|>quant");
-    std::vector<double> t[2];
+    std::vector<double> t[3];
     for (int i = 0; i <= 2 * runs; ++i)
-      for (int two : {0, 1}) {
-        kmr::codegen::testing::SpeculationOverride speculation(two == 0);
+      for (int which : {0, 1, 2}) {
+        kmr::codegen::testing::SpeculationOverride speculation(which == 0);
         auto start = std::chrono::steady_clock::now();
-        if (!jit.run_into(kernel, view, {0.5, 8}, 2, out).ok()) return 1;
-        if (i > 0) t[two].push_back(seconds_since(start));  // run 0 warms
+        if (which == 2)
+          split(2, [&](size_t first, size_t last) {
+            std::memcpy(dest.data() + first, w.data() + first, (last - first) * sizeof(float));
+          });
+        else if (!jit.run_into(kernel, view, {0.5, 8}, 2, out).ok())
+          return 1;
+        if (i > 0) t[which].push_back(seconds_since(start));  // run 0 warms
       }
     for (auto& v : t) std::sort(v.begin(), v.end());
+    auto median = [](const std::vector<double>& v) { return v[v.size() / 2] * 1e3; };
     fmt::print("prune + int8, one read vs two   2 threads: {:6.1f} / {:6.1f} ms (medians {:.1f} / {:.1f} ms, {} runs "
                "each, alternating)\n",
-               t[0].front() * 1e3, t[1].front() * 1e3, t[0][t[0].size() / 2] * 1e3, t[1][t[1].size() / 2] * 1e3, t[0].size());
+               t[0].front() * 1e3, t[1].front() * 1e3, median(t[0]), median(t[1]), t[0].size());
+    fmt::print("  alternating with memcpy       2 threads: memcpy {:.1f} GB/s; one read {:.2f}x memcpy (medians {:.2f}x)\n",
+               kBytes / t[2].front() / 1e9, t[2].front() / t[0].front(), median(t[2]) / median(t[0]));
   }
 
   // 3. The interpreter on the int8 kernel (one run: it is slow), checked against the JIT.

@@ -227,6 +227,19 @@ int64_t scan_bracket(const float* v, int64_t n, const Bracket& b, int64_t base, 
   return scan_bracket_portable(v, n, b, base, out, ahead);
 }
 
+// Whether scan_weights runs sweep `sweep` of `g` once its bracket is set: the same for
+// every row of the run.
+bool native_scan_runs(const SweepPlan& sweep, const GlobalSelect& g) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt");
+  return avx512 && testing::scan_width_cap().load() >= 16 && sweep.native_quantile == g.id && g.bracket &&
+         Bracket(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi)).numeric;
+#else
+  (void)sweep, (void)g;
+  return false;
+#endif
+}
+
 // The first radix level of the selection among candidates, whose keys lie in [lo, hi].
 RadixDigit<uint32_t> first_digit(const GlobalSelect& g) {
   return {static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi), 11};
@@ -301,6 +314,7 @@ void RunState::plan_select(GlobalSelect& g) {
   g.collected = 0;
   g.overflow = false;
   g.estimate.reset();
+  g.weights = g.magnitude = false;
   g.digits.assign(threads, {});
   g.bracket = n <= std::min(cap, kWholeBracketUnits);
   g.lo = 0;
@@ -388,6 +402,8 @@ void RunState::plan_select(GlobalSelect& g) {
       g.estimate = unit_at(at);
   }
   g.bracket = true;
+  g.weights = native_scan_runs(sweep, g);
+  g.magnitude = g.weights && sweep.native_magnitude;
   // Room for the expected candidates (2·margin/m of the tensor), so collecting rarely grows.
   auto expected = static_cast<size_t>(2.5 * margin / static_cast<double>(m) * static_cast<double>(n) / static_cast<double>(tasks));
   for (auto& part : g.found) part.reserve(std::min<size_t>(expected, static_cast<size_t>(cap)));
@@ -433,14 +449,10 @@ void RunState::select_row(GlobalSelect& g, int64_t row, Worker& w, int64_t task)
 
 bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64_t task) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt");
   GlobalSelect* g = select_of(plan.native_quantile);
-  if (!avx512 || testing::scan_width_cap().load() < 16 || !g || !g->bracket) return false;
+  if (!g || !g->weights) return false;  // plan_select decided for the whole run
   Bracket bracket(static_cast<uint32_t>(g->lo), static_cast<uint32_t>(g->hi));
-  if (!bracket.numeric) return false;
   const float* weights = in.data + row * cols;
-  g->weights = true;  // the same on every row: the conditions above hold for the whole run
-  g->magnitude = plan.native_magnitude;
   auto& found = g->found[task];
   size_t before = found.size();
   std::vector<Candidate>* out = g->overflow ? nullptr : &found;  // after an overflow the fallback reads again

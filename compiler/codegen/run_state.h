@@ -59,9 +59,10 @@ struct GlobalSelect {
   std::optional<float> estimate;  // the sample's unit at rank k's place (Layout::speculation)
   std::vector<std::vector<Candidate>> near_estimate;  // per task: candidates between it and the result
   std::vector<std::vector<int64_t>> digits;  // per worker: f32 candidates by their first radix digit
-  // Set by the native weight scan: the candidates' values are the weights themselves (the
-  // one-read pass's fix-up takes them instead of reading the tensor again), whose units
-  // are their magnitudes when `magnitude`.
+  // Whether the native weight scan collects the candidates (plan_select decides for the
+  // run): their values are then the weights themselves (the one-read pass's fix-up takes
+  // them instead of reading the tensor again), whose units are their magnitudes when
+  // `magnitude`.
   bool weights = false, magnitude = false;
   /// A candidate's unit (the quantile's operand) as f32.
   float unit_of(const Candidate& c) const {

@@ -332,9 +332,9 @@ Value* SweepEmitter::split_at_rank_columns(Value* c0, Value* end) {
     Value* at = b_.CreateICmpEQ(c0, kcol);
     end = b_.CreateSelect(at, b_.CreateAdd(c0, i64c(1)), end);  // end > c0: the chunk is [kcol, kcol + 1)
     Value* after = b_.CreateICmpSGT(c0, kcol);
-    // Thresholds for an operand that is never -inf: (x, c) above (Q, kcol) is x > Q before
-    // the unit's column and x >= Q (x > Q's predecessor) after it; at or above adds the
-    // unit's own column.
+    // Thresholds for an operand that is never -inf (a magnitude): (x, c) above (Q, kcol)
+    // is x > Q before the unit's column and x >= Q (x > Q's predecessor) after it; at or
+    // above adds the unit's own column.
     Value* kvalue = b_.CreateFPTrunc(coarse(q, false), f32());
     Value* below = predecessor(kvalue);
     rank_chunk_[q] = {after, at, b_.CreateSelect(after, below, kvalue), b_.CreateSelect(b_.CreateOr(after, at), below, kvalue)};
@@ -363,7 +363,7 @@ Value* SweepEmitter::emit_RankCmp(int id) {
   if (x->getType()->isFloatTy()) kvalue = b_.CreateFPTrunc(kvalue, f32());  // exact: one of x's values
   auto op = static_cast<kir::BinaryOp>(info.node->op);
   auto chunk = rank_chunk_.find(q_id);
-  if (chunk != rank_chunk_.end() && info.operand_above_minus_inf && x->getType()->isFloatTy() &&
+  if (chunk != rank_chunk_.end() && info.operand_never_minus_inf && x->getType()->isFloatTy() &&
       op != kir::BinaryOp::Eq && op != kir::BinaryOp::Ne) {
     // One compare per element where the general form takes two and an or.
     bool with_at = op == kir::BinaryOp::Ge || op == kir::BinaryOp::Lt;

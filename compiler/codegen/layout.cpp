@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <set>
 
 #include <fmt/format.h>
@@ -47,7 +46,6 @@ class LayoutBuilder {
   //    subtrees (shared or not) get one id, in first-visit (topological) order.
   void intern() {
     const kir::Kernel& k = prepared_.kernel;
-    auto ranges = passes::value_ranges(k);
     std::unordered_map<std::string, int> by_signature;
     // The row maxima the schedule added come first, so that the maxima derived from them
     // can name them in their signatures.
@@ -73,12 +71,6 @@ class LayoutBuilder {
         kept_quantile = out_.id_of.at(kept->second.quantile);
         sig += fmt::format(" kept-max %{} %{}", kept_max, kept_quantile);
       }
-      bool above_minus_inf = false;
-      if (node->kind == NodeKind::RankCmp) {
-        auto range = ranges.find(node->operands[0].get());
-        above_minus_inf = range != ranges.end() && range->second.lo > -std::numeric_limits<double>::infinity();
-        if (above_minus_inf) sig += " above-minus-inf";
-      }
       auto [it, fresh] = by_signature.emplace(sig, static_cast<int>(out_.nodes.size()));
       out_.id_of[node] = it->second;
       if (!fresh) continue;
@@ -89,7 +81,9 @@ class LayoutBuilder {
       info.size = size;
       info.kept_max = kept_max;
       info.kept_quantile = kept_quantile;
-      info.operand_above_minus_inf = above_minus_inf;
+      // |x| is never -inf, whatever x (an f32 overflow included, which the value range,
+      // computed in f64, does not bound).
+      info.operand_never_minus_inf = node->kind == NodeKind::RankCmp && node->operand(0).is(kir::UnaryOp::Abs);
       out_.nodes.push_back(std::move(info));
       out_.canonical += sig + "\n";
     }

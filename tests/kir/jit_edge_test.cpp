@@ -102,10 +102,12 @@ kernel thresholds(w: tensor, s: ratio) -> tensor {
   let r = quantile(w, s, over = row);
   let l = log(abs(w));
   let t = quantile(l, s, over = all);
+  let big = max(w, -1.0) * 1.0e38 * 1.0e38;
+  let b = quantile(big, s, over = all);
   yield select(abs(w) > a, 1.0, 0.0) + select(abs(w) >= a, 2.0, 0.0) + select(abs(w) < a, 4.0, 0.0)
       + select(abs(w) <= a, 8.0, 0.0) + select(w > r, 16.0, 0.0) + select(w >= r, 32.0, 0.0)
       + select(w < r, 64.0, 0.0) + select(w <= r, 128.0, 0.0) + select(l >= t, 256.0, 0.0)
-      + select(l > t, 512.0, 0.0);
+      + select(l > t, 512.0, 0.0) + select(big >= b, 1024.0, 0.0) + select(big > b, 2048.0, 0.0);
 }
 
 kernel blowup(w: tensor) -> tensor {
@@ -159,7 +161,8 @@ TEST_CASE("JIT = interpreter on every reduction, rank comparison and coarse doma
 TEST_CASE("rank comparisons at the float range's edges: zeros, subnormals, the largest numbers, -inf") {
   // Where the compared value is never -inf the JIT compares with one threshold per chunk
   // (x > Q before the unit's column, x > Q's predecessor after it); log(|w|) of a zero is
-  // -inf, which takes the general comparison.
+  // -inf, and so is max(w, -1) * 1e38 * 1e38 of a negative weight (an f32 overflow that
+  // the value range, computed in f64, bounds at -1e76): both take the general comparison.
   const float denorm = std::numeric_limits<float>::denorm_min(), tiny = std::numeric_limits<float>::min(),
               big = std::numeric_limits<float>::max();
   const float pool[] = {0.0f, -0.0f, denorm, -denorm, 2 * denorm, tiny, -tiny, 1.0f, std::nextafter(1.0f, 2.0f), -1.0f,

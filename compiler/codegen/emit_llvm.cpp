@@ -151,8 +151,8 @@ class SweepEmitter {
   struct RankChunk {
     Value* after;
     Value* at;
-    Value* above_threshold;         // f32 x is above the unit iff x > it (x never -inf)
-    Value* at_or_above_threshold;   // ... at or above it iff x > this
+    Value* above_threshold;         // f32 x is above the unit iff x > it (x never -inf; null
+    Value* at_or_above_threshold;   // ... at or above it iff x > this   when no such x is compared)
   };
   // The largest f32 below x (x itself for -inf and NaN): x >= v is x > predecessor(v)
   // for every x but -inf.
@@ -331,13 +331,20 @@ Value* SweepEmitter::split_at_rank_columns(Value* c0, Value* end) {
     end = b_.CreateSelect(straddles, kcol, end);
     Value* at = b_.CreateICmpEQ(c0, kcol);
     end = b_.CreateSelect(at, b_.CreateAdd(c0, i64c(1)), end);  // end > c0: the chunk is [kcol, kcol + 1)
-    Value* after = b_.CreateICmpSGT(c0, kcol);
-    // Thresholds for an operand that is never -inf (a magnitude): (x, c) above (Q, kcol)
-    // is x > Q before the unit's column and x >= Q (x > Q's predecessor) after it; at or
-    // above adds the unit's own column.
-    Value* kvalue = b_.CreateFPTrunc(coarse(q, false), f32());
-    Value* below = predecessor(kvalue);
-    rank_chunk_[q] = {after, at, b_.CreateSelect(after, below, kvalue), b_.CreateSelect(b_.CreateOr(after, at), below, kvalue)};
+    RankChunk chunk{b_.CreateICmpSGT(c0, kcol), at, nullptr, nullptr};
+    bool magnitude_compared = std::any_of(L_.nodes.begin(), L_.nodes.end(), [&](const NodeInfo& other) {
+      return other.node->kind == NodeKind::RankCmp && other.operands[1] == q && other.operand_never_minus_inf;
+    });
+    if (magnitude_compared) {
+      // Thresholds for an operand that is never -inf (a magnitude): (x, c) above (Q, kcol)
+      // is x > Q before the unit's column and x >= Q (x > Q's predecessor) after it; at or
+      // above adds the unit's own column.
+      Value* kvalue = b_.CreateFPTrunc(coarse(q, false), f32());
+      Value* below = predecessor(kvalue);
+      chunk.above_threshold = b_.CreateSelect(chunk.after, below, kvalue);
+      chunk.at_or_above_threshold = b_.CreateSelect(b_.CreateOr(chunk.after, at), below, kvalue);
+    }
+    rank_chunk_[q] = chunk;
   }
   return end;
 }

@@ -499,12 +499,11 @@ Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_
     else pool.run(halves, halves, scan);
   };
   // 1. The bucket of the first digit that holds `rank`, from the counts the scans kept.
-  std::vector<int64_t> hist(digit.buckets, 0);
+  std::vector<uint64_t> hist(digit.buckets, 0);
   for (const auto& counted : g.digits)
-    for (size_t b = 0; b < counted.size(); ++b) hist[b] += counted[b];
+    for (size_t b = 0; b < counted.size(); ++b) hist[b] += static_cast<uint64_t>(counted[b]);
   int64_t below = 0;
-  size_t bucket = 0;
-  while (bucket + 1 < hist.size() && below + hist[bucket] <= rank) below += hist[bucket++];
+  size_t bucket = pick_bucket(hist, rank, below);
   // 2. The bucket's candidates, in position order (halves in task order); with a
   //    speculative estimate E, the candidates between E and the bucket, per task: every
   //    unit whose comparison with E differs from that with the unit selected.
@@ -521,8 +520,7 @@ Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_
     auto& in_bucket = members[half];
     set_aside.clear();
     for (const Candidate& c : g.found[t]) {
-      auto unit = static_cast<float>(c.value);
-      uint32_t key = rank_key(magnitude ? std::fabs(unit) : unit);
+      uint32_t key = rank_key(GlobalSelect::unit_of(c, magnitude));
       if (digit.of(key) == bucket) in_bucket.push_back(&c);
       if (near && key - near_lo <= near_width) set_aside.push_back(c);  // one compare for near_lo <= key <= near_lo + near_width
     }

@@ -5,11 +5,11 @@
 
 #include <array>
 #include <atomic>
-#include <memory>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -65,7 +65,8 @@ struct GlobalSelect {
   // `magnitude`.
   bool weights = false, magnitude = false;
   /// A candidate's unit (the quantile's operand) as f32.
-  float unit_of(const Candidate& c) const {
+  float unit_of(const Candidate& c) const { return unit_of(c, magnitude); }
+  static float unit_of(const Candidate& c, bool magnitude) {
     auto v = static_cast<float>(c.value);
     return magnitude ? std::fabs(v) : v;
   }

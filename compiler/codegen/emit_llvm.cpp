@@ -43,7 +43,7 @@ class SweepEmitter {
 
  private:
   // Columns per chunk of a sweep that prefetches the next row (see emit).
-  static constexpr int64_t kPrefetchBlock = 256;
+  static constexpr int64_t kPrefetchBlock = 512;
   llvm::BasicBlock* prefetch_next_row(Value* c0, Value* end, llvm::BasicBlock* next);
 
   // Types and constants.

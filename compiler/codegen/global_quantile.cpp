@@ -130,59 +130,71 @@ int64_t scan_bracket_portable(const float* v, int64_t n, const Bracket& b, int64
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-// The state of scan_weights_avx512 across its steps.
-struct WeightScan {
-  __m512i largest, col;
-  int64_t below = 0, found = 0;
-};
-
-// Sixteen units (those of `valid`) of scan_weights_avx512. Only the columns of the units
-// inside the bracket are compressed and stored; their values are read again afterwards.
+// Sixteen units (those of `valid`) from column c of scan_weights_avx512. A vector that
+// holds units inside the bracket (one in ten does) is recorded as its column and lane mask
+// in scalar registers, without a branch: compressing the columns cost more vector
+// instructions than the rest of the step.
 template <bool Magnitude>
 __attribute__((target("avx512f,popcnt"), always_inline)) inline void scan_weights_step(
-    const float* v, __mmask16 valid, __m512 lo, __m512 hi, bool collect, int32_t* cols, WeightScan& s) {
-  __m512i bits = _mm512_maskz_loadu_epi32(valid, v);
+    const float* v, int64_t c, __mmask16 valid, __m512 lo, __m512 hi, bool collect, uint64_t* hit,
+    __m512i& largest, __m512i& below, int64_t& vectors_hit) {
+  __m512i bits = _mm512_maskz_loadu_epi32(valid, v + c);
   __m512i magnitudes = _mm512_and_si512(bits, _mm512_set1_epi32(0x7fffffff));
-  s.largest = _mm512_mask_max_epu32(s.largest, valid, s.largest, magnitudes);
+  largest = _mm512_mask_max_epu32(largest, valid, largest, magnitudes);
   if (collect) {
     __m512 x = _mm512_castsi512_ps(Magnitude ? magnitudes : bits);
     __mmask16 lt = _mm512_mask_cmp_ps_mask(valid, x, lo, _CMP_LT_OQ);
     __mmask16 inside = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(valid & ~lt), x, hi, _CMP_LE_OQ);
-    s.below += __builtin_popcount(lt);
-    _mm512_storeu_si512(cols + s.found, _mm512_maskz_compress_epi32(inside, s.col));
-    s.found += __builtin_popcount(inside);
+    below = _mm512_mask_sub_epi32(below, lt, below, _mm512_set1_epi32(-1));
+    hit[vectors_hit] = static_cast<uint64_t>(c) << 16 | inside;
+    vectors_hit += inside != 0;
   }
-  s.col = _mm512_add_epi32(s.col, _mm512_set1_epi32(16));
 }
 
 // Sixteen units at a time with AVX-512: the bracket scan of v or abs(v) (into `out`,
 // unless it is null: the candidates overflowed), and the largest magnitude bits, `top`.
 // On a row of weights (SweepPlan::native_quantile) this is the whole pre-pass of
 // magnitude pruning: `top` is the weights' check and the key of the row's max of abs(w).
-// The candidates (one vector in ten holds one) cost no mispredicted branch: their columns
-// are compressed in a register and stored whole where the row's hits end (a compress
-// straight to memory would be microcoded on Zen 4). `ahead`, when not null, is prefetched.
+// The candidates are read again from the vectors recorded. `ahead`, when not null, is
+// prefetched.
 template <bool Magnitude>
 __attribute__((target("avx512f,popcnt"))) int64_t scan_weights_avx512(const float* v, int64_t n, const Bracket& b,
                                                                      int64_t base, std::vector<Candidate>* out,
                                                                      const float* ahead, ScanHits& hits, uint32_t& top) {
   const __m512 lo = _mm512_set1_ps(b.lo_value), hi = _mm512_set1_ps(b.hi_value);
-  hits.cols.resize(n + 16);
-  int32_t* cols = hits.cols.data();
-  WeightScan s{_mm512_setzero_si512(), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)};
+  hits.vectors.resize(n / 16 + 2);  // the record past the last is written, not kept
+  uint64_t* hit = hits.vectors.data();
+  // Units below the bracket counted per lane: a scalar count stayed in memory (GCC 12),
+  // a store-to-load chain through every step. A lane counts at most n / 16 < 2^32 units.
+  __m512i largest = _mm512_setzero_si512(), below = _mm512_setzero_si512();
+  int64_t vectors_hit = 0;
   bool collect = out != nullptr;
   int64_t c = 0;
   for (; c + 16 <= n; c += 16) {
     if (ahead) _mm_prefetch(reinterpret_cast<const char*>(ahead + c), _MM_HINT_T1);
-    scan_weights_step<Magnitude>(v + c, 0xffff, lo, hi, collect, cols, s);
+    scan_weights_step<Magnitude>(v, c, 0xffff, lo, hi, collect, hit, largest, below, vectors_hit);
   }
-  if (c < n) scan_weights_step<Magnitude>(v + c, static_cast<__mmask16>((1u << (n - c)) - 1), lo, hi, collect, cols, s);
+  if (c < n)
+    scan_weights_step<Magnitude>(v, c, static_cast<__mmask16>((1u << (n - c)) - 1), lo, hi, collect, hit, largest, below,
+                                 vectors_hit);
   alignas(64) uint32_t lanes[16];  // (GCC 12's _mm512_reduce_max_epu32 warns of itself)
-  _mm512_store_si512(lanes, s.largest);
+  _mm512_store_si512(lanes, largest);
   top = *std::max_element(lanes, lanes + 16);
-  if (out)  // the weights themselves (GlobalSelect::weights)
-    for (int64_t i = 0; i < s.found; ++i) out->emplace_back(static_cast<double>(v[cols[i]]), base + cols[i]);
-  return s.below;
+  _mm512_store_si512(lanes, below);
+  int64_t units_below = 0;
+  for (uint32_t count : lanes) units_below += count;
+  if (out) {  // the weights themselves (GlobalSelect::weights), written in place
+    size_t found = 0;
+    for (int64_t i = 0; i < vectors_hit; ++i) found += __builtin_popcount(static_cast<uint32_t>(hit[i] & 0xffff));
+    out->resize(out->size() + found);
+    Candidate* to = out->data() + out->size() - found;
+    for (int64_t i = 0; i < vectors_hit; ++i)
+      for (auto inside = static_cast<uint32_t>(hit[i] & 0xffff); inside != 0; inside &= inside - 1) {
+        int64_t col = static_cast<int64_t>(hit[i] >> 16) + __builtin_ctz(inside);
+        *to++ = Candidate(static_cast<double>(v[col]), base + col);
+      }
+  }
+  return units_below;
 }
 
 // Eight units at a time, on CPUs with AVX2.
@@ -303,12 +315,11 @@ std::atomic<int64_t>& testing::estimate_offset() {
 void RunState::plan_select(GlobalSelect& g) {
   const NodeInfo& info = L.nodes[g.id];
   int64_t n = rows * cols, tasks = row_tasks(), cap = testing::candidate_cap().load();
-  g.below.assign(tasks, 0);
   recycle(g.found);
   g.found.resize(tasks);
   for (auto& part : g.found)
     if (!spare_candidates.empty()) {
-      part = std::move(spare_candidates.back());
+      part.list = std::move(spare_candidates.back());
       spare_candidates.pop_back();
     }
   g.collected = 0;
@@ -406,13 +417,13 @@ void RunState::plan_select(GlobalSelect& g) {
   g.magnitude = g.weights && sweep.native_magnitude;
   // Room for the expected candidates (2·margin/m of the tensor), so collecting rarely grows.
   auto expected = static_cast<size_t>(2.5 * margin / static_cast<double>(m) * static_cast<double>(n) / static_cast<double>(tasks));
-  for (auto& part : g.found) part.reserve(std::min<size_t>(expected, static_cast<size_t>(cap)));
+  for (auto& part : g.found) part.list.reserve(std::min<size_t>(expected, static_cast<size_t>(cap)));
 }
 
-void RunState::recycle(std::vector<std::vector<Candidate>>& lists) {
-  for (auto& list : lists) {
-    list.clear();
-    if (list.capacity() > 0) spare_candidates.push_back(std::move(list));
+void RunState::recycle(std::vector<TaskCandidates>& lists) {
+  for (auto& part : lists) {
+    part.list.clear();
+    if (part.list.capacity() > 0) spare_candidates.push_back(std::move(part.list));
   }
   lists.clear();
 }
@@ -431,7 +442,8 @@ void RunState::select_row(GlobalSelect& g, int64_t row, Worker& w, int64_t task)
   if (g.overflow) return;  // the fallback will read the tensor again
   const NodeInfo& info = L.nodes[g.id];
   const uint8_t* base = reinterpret_cast<const uint8_t*>(w.scratch.data()) + ix[L.ix.scratch_base + info.scratch];
-  auto& found = g.found[task];
+  auto& part = g.found[task];
+  auto& found = part.list;
   size_t before = found.size();
   int64_t below = 0;
   if (info.scratch_f64) {
@@ -444,7 +456,7 @@ void RunState::select_row(GlobalSelect& g, int64_t row, Worker& w, int64_t task)
     below = scan_bracket(reinterpret_cast<const float*>(base), cols,
                          Bracket(static_cast<uint32_t>(g.lo), static_cast<uint32_t>(g.hi)), row * cols, found, next_row, w.hits);
   }
-  count_collected(g, task, below, before, w);
+  count_collected(g, part, below, before, w);
 }
 
 bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64_t task) {
@@ -453,13 +465,13 @@ bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64
   if (!g || !g->weights) return false;  // plan_select decided for the whole run
   Bracket bracket(static_cast<uint32_t>(g->lo), static_cast<uint32_t>(g->hi));
   const float* weights = in.data + row * cols;
-  auto& found = g->found[task];
-  size_t before = found.size();
-  std::vector<Candidate>* out = g->overflow ? nullptr : &found;  // after an overflow the fallback reads again
+  auto& part = g->found[task];
+  size_t before = part.list.size();
+  std::vector<Candidate>* out = g->overflow ? nullptr : &part.list;  // after an overflow the fallback reads again
   uint32_t top = 0;
   int64_t below = plan.native_magnitude ? scan_weights_avx512<true>(weights, cols, bracket, row * cols, out, nullptr, w.hits, top)
                                         : scan_weights_avx512<false>(weights, cols, bracket, row * cols, out, nullptr, w.hits, top);
-  count_collected(*g, task, below, before, w);
+  count_collected(*g, part, below, before, w);
   // What the sweep would have left: each row max's key (the bits of a magnitude; the
   // identity on an empty row) and the weights' check.
   double* slots = &rs[row * L.row_slots];
@@ -472,10 +484,15 @@ bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64
 #endif
 }
 
-void RunState::count_collected(GlobalSelect& g, int64_t task, int64_t below, size_t before, Worker& w) {
-  const auto& found = g.found[task];
-  g.below[task] += below;
-  if (g.collected += static_cast<int64_t>(found.size() - before); g.collected > testing::candidate_cap().load()) g.overflow = true;
+void RunState::count_collected(GlobalSelect& g, TaskCandidates& part, int64_t below, size_t before, Worker& w) {
+  constexpr size_t kPublishStep = 4096;  // candidates: beyond the cap by at most this per task
+  const auto& found = part.list;
+  part.below += below;
+  if (found.size() - part.published >= kPublishStep) {
+    if (g.collected += static_cast<int64_t>(found.size() - part.published); g.collected > testing::candidate_cap().load())
+      g.overflow = true;
+    part.published = found.size();
+  }
   if (L.nodes[g.id].scratch_f64) return;
   // The selection's first radix level, counted while the candidates are in cache.
   const auto digit = first_digit(g);
@@ -519,7 +536,7 @@ Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_
     auto& set_aside = g.near_estimate[t];
     auto& in_bucket = members[half];
     set_aside.clear();
-    for (const Candidate& c : g.found[t]) {
+    for (const Candidate& c : g.found[t].list) {
       uint32_t key = rank_key(GlobalSelect::unit_of(c, magnitude));
       if (digit.of(key) == bucket) in_bucket.push_back(&c);
       if (near && key - near_lo <= near_width) set_aside.push_back(c);  // one compare for near_lo <= key <= near_lo + near_width
@@ -532,7 +549,7 @@ Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_
   values.clear();
   for (const Candidate* c : in_bucket) values.push_back(g.unit_of(*c));
   auto m = static_cast<int64_t>(values.size());
-  if (m == 0) return {};  // unreachable: the counts said rank k is among the candidates
+  if (m == 0) return Candidate(0, 0);  // unreachable: the counts said rank k is among the candidates
   return *in_bucket[select_rank(values.data(), m, std::min(rank - below, m - 1), workers[0].select)];
 }
 
@@ -554,9 +571,9 @@ bool RunState::select_over_all(int id, bool bracket_only, bool inside_pool) {
     us[info.pos_slot] = from_i64(k == n ? kPastEnd : pos);
   };
   // Select among candidates (in position order) the one at rank `rank` among them.
-  auto pick = [&](const std::vector<std::vector<Candidate>>& found, int64_t rank) {
+  auto pick = [&](const std::vector<TaskCandidates>& found, int64_t rank) {
     int64_t m = 0;
-    for (const auto& part : found) m += static_cast<int64_t>(part.size());
+    for (const auto& part : found) m += static_cast<int64_t>(part.list.size());
     if (m == 0) return;  // unreachable: the counts said rank k is among them
     rank = std::min(rank, m - 1);
     std::vector<double>& values = workers[0].units64;
@@ -564,34 +581,35 @@ bool RunState::select_over_all(int id, bool bracket_only, bool inside_pool) {
     values.clear();
     values32.clear();
     for (const auto& part : found)
-      for (const auto& c : part) {
+      for (const auto& c : part.list) {
         if (info.scratch_f64) values.push_back(c.value);
         else values32.push_back(g.unit_of(c));
       }
     int64_t index = info.scratch_f64 ? select_rank(values.data(), m, rank, workers[0].select)
                                      : select_rank(values32.data(), m, rank, workers[0].select);
     for (const auto& part : found) {
-      if (index < static_cast<int64_t>(part.size())) {
-        value = info.scratch_f64 ? part[index].value : g.unit_of(part[index]);
-        pos = part[index].pos;
+      if (index < static_cast<int64_t>(part.list.size())) {
+        value = info.scratch_f64 ? part.list[index].value : g.unit_of(part.list[index]);
+        pos = part.list[index].pos;
         return;
       }
-      index -= static_cast<int64_t>(part.size());
+      index -= static_cast<int64_t>(part.list.size());
     }
   };
   auto scratch_of = [&](Worker& w) {
     return reinterpret_cast<const uint8_t*>(w.scratch.data()) + ix[L.ix.scratch_base + info.scratch];
   };
 
-  // The fast path: rank k inside the bracket.
-  if (g.bracket && !g.overflow) {
-    int64_t below = 0, inside = 0;
-    for (size_t t = 0; t < g.found.size(); ++t) below += g.below[t], inside += static_cast<int64_t>(g.found[t].size());
-    if (below <= target && target < below + inside) {
+  // The fast path: rank k inside the bracket, whose candidates did not overflow the cap
+  // (the tasks publish their counts in steps, so only the total tells).
+  int64_t below_bracket = 0, inside = 0;
+  for (const auto& part : g.found) below_bracket += part.below, inside += static_cast<int64_t>(part.list.size());
+  if (g.bracket && !g.overflow && inside <= testing::candidate_cap().load()) {
+    if (below_bracket <= target && target < below_bracket + inside) {
       if (info.scratch_f64) {
-        pick(g.found, target - below);
+        pick(g.found, target - below_bracket);
       } else {
-        Candidate selected = select_candidate(g, target - below, inside_pool);
+        Candidate selected = select_candidate(g, target - below_bracket, inside_pool);
         value = g.unit_of(selected);
         pos = selected.pos;
       }
@@ -619,10 +637,10 @@ bool RunState::select_over_all(int id, bool bracket_only, bool inside_pool) {
     uint64_t top = prefix >> shift;
     if (count <= testing::candidate_cap().load()) {
       // The bucket's units, in position order, and a select among them.
-      std::vector<std::vector<Candidate>> per_task(row_tasks());
+      std::vector<TaskCandidates> per_task(row_tasks());
       rerun(g.pass, g.sweep, [&](int64_t row, Worker& w, int64_t task) {
         for_units(info.scratch_f64, scratch_of(w), cols, [&](double v, uint64_t key, int64_t c) {
-          if ((key >> shift) == top) per_task[task].emplace_back(v, row * cols + c);
+          if ((key >> shift) == top) per_task[task].list.emplace_back(v, row * cols + c);
         });
       });
       pick(per_task, target - below);

@@ -36,12 +36,23 @@ inline double from_i64(int64_t v) {
 
 /// A unit of a tensor-wide quantile that may be the one selected: its value and position.
 struct Candidate {
-  Candidate() = default;
+  // Left unset: the scans grow their lists by resize and then write the candidates in
+  // place (zeroing them first cost more than the writes).
+  Candidate() {}  // NOLINT(modernize-use-equals-default): `= default` would zero them in resize
   // Constructed in place by emplace_back: a pushed temporary is stored as two 8-byte
   // halves and reloaded as one 16-byte vector, which store forwarding cannot serve.
   Candidate(double value, int64_t pos) : value(value), pos(pos) {}
-  double value = 0;
-  int64_t pos = 0;
+  double value;
+  int64_t pos;
+};
+
+/// One task's candidates (tasks are row blocks, in order) and its units below the bracket.
+/// Neighbouring tasks run at the same time on the two cores, and the list's end is written
+/// with every candidate: each task on its own cache line.
+struct alignas(64) TaskCandidates {
+  std::vector<Candidate> list;
+  int64_t below = 0;
+  size_t published = 0;  // of the list's size, added to GlobalSelect::collected
 };
 
 /// One exact quantile over a whole tensor while its pass runs (global_quantile.cpp): either
@@ -52,8 +63,9 @@ struct GlobalSelect {
   int index = 0;                     // in RunState::selects (and Worker::hist)
   bool bracket = false;
   uint64_t lo = 0, hi = 0;
-  std::vector<int64_t> below;                 // per task
-  std::vector<std::vector<Candidate>> found;  // per task (tasks are row blocks, in order)
+  std::vector<TaskCandidates> found;  // per task
+  // The candidates published by the tasks, in steps: an atomic add per row contended
+  // between the cores. Whether the whole exceeds the cap is decided after the pass.
   std::atomic<int64_t> collected{0};
   std::atomic<bool> overflow{false};
   std::optional<float> estimate;  // the sample's unit at rank k's place (Layout::speculation)
@@ -78,10 +90,10 @@ inline bool failure_flagged(const double* row_slots, const SweepPlan& plan) {
   return row_slots[plan.flag_slot + kFlagDomain] != 0 || row_slots[plan.flag_slot + kFlagOutput] != 0;
 }
 
-/// The columns of a row's units inside a quantile's bracket, as the vector scan stores
-/// them (with room for a whole vector past the last).
+/// The vectors of a row that hold units inside a quantile's bracket, as the vector scan
+/// records them: (first column << 16) | the lanes inside.
 struct ScanHits {
-  std::vector<int32_t> cols;
+  std::vector<uint64_t> vectors;
 };
 
 /// One worker's buffers: the current row's group slots and quantile scratch rows.
@@ -177,9 +189,9 @@ class RunState {
   bool scan_weights(const SweepPlan& plan, int64_t row, Worker& worker, int64_t task);
   /// Adds a row's scan to `g`: units below the bracket, and the candidates from `before` on
   /// (overflowing the cap; counted by first radix digit in `w`'s histogram).
-  void count_collected(GlobalSelect& g, int64_t task, int64_t below, size_t before, Worker& w);
+  void count_collected(GlobalSelect& g, TaskCandidates& part, int64_t below, size_t before, Worker& w);
   /// Empties `lists` into `spare_candidates`, their memory kept for the next use.
-  void recycle(std::vector<std::vector<Candidate>>& lists);
+  void recycle(std::vector<TaskCandidates>& lists);
   GlobalSelect* select_of(int id) {
     for (auto& g : selects)
       if (g->id == id) return g.get();

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "compiler/codegen/output_storage.h"
 #include "compiler/codegen/run_state.h"
 #include "compiler/kir/semantics.h"
 
@@ -114,11 +115,11 @@ Status RunState::prepare() {
   out.codes = std::move(codes);
   out.kind = L.result;
   if (L.result == kir::ResultKind::Tensor) {
-    out.values.resize(in.size());
+    resize_output(out.values, static_cast<size_t>(in.size()));
     out.codes.clear();
   } else {
     out.values.clear();
-    out.codes.resize(in.size());
+    resize_output(out.codes, static_cast<size_t>(in.size()));
     out.has_zero = L.zero >= 0;
     out.codes_signed = !out.has_zero;
     const NodeInfo& scale = L.nodes[L.scale];

@@ -239,6 +239,47 @@ int64_t scan_bracket(const float* v, int64_t n, const Bracket& b, int64_t base, 
   return scan_bracket_portable(v, n, b, base, out, ahead);
 }
 
+// The indices i of digits[0..n) with first <= digits[i] <= first + width, into `out` (room
+// for n + 16); returns how many. Without a branch per digit: the selection's digits in a
+// range are a few percent of them, at random.
+uint32_t digits_in_range_scalar(const uint16_t* digits, uint32_t n, uint16_t first, uint16_t width, uint32_t* out) {
+  uint32_t found = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    out[found] = i;
+    found += static_cast<uint16_t>(digits[i] - first) <= width;  // one unsigned compare for both ends
+  }
+  return found;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx512f,popcnt"))) uint32_t digits_in_range_avx512(const uint16_t* digits, uint32_t n,
+                                                                         uint16_t first, uint16_t width, uint32_t* out) {
+  const __m512i lowest = _mm512_set1_epi32(first), widest = _mm512_set1_epi32(width);
+  __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  uint32_t found = 0, i = 0;
+  for (; i + 16 <= n; i += 16) {
+    // (The masked form: GCC 12 warns of the unmasked one's undefined source.)
+    __m512i d = _mm512_maskz_cvtepu16_epi32(0xffff, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(digits + i)));
+    __mmask16 in = _mm512_cmple_epu32_mask(_mm512_sub_epi32(d, lowest), widest);  // d < first wraps above
+    // Compressed in a register, stored whole (a compress to memory is microcoded on Zen 4).
+    _mm512_storeu_si512(out + found, _mm512_maskz_compress_epi32(in, index));
+    found += __builtin_popcount(in);
+    index = _mm512_add_epi32(index, _mm512_set1_epi32(16));
+  }
+  uint32_t rest = digits_in_range_scalar(digits + i, n - i, first, width, out + found);
+  for (uint32_t j = found; j < found + rest; ++j) out[j] += i;
+  return found + rest;
+}
+#endif
+
+uint32_t digits_in_range(const uint16_t* digits, uint32_t n, uint16_t first, uint16_t width, uint32_t* out) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt");
+  if (avx512 && testing::scan_width_cap().load() >= 16) return digits_in_range_avx512(digits, n, first, width, out);
+#endif
+  return digits_in_range_scalar(digits, n, first, width, out);
+}
+
 // Whether scan_weights runs sweep `sweep` of `g` once its bracket is set: the same for
 // every row of the run.
 bool native_scan_runs(const SweepPlan& sweep, const GlobalSelect& g) {
@@ -319,7 +360,7 @@ void RunState::plan_select(GlobalSelect& g) {
   g.found.resize(tasks);
   for (auto& part : g.found)
     if (!spare_candidates.empty()) {
-      part.list = std::move(spare_candidates.back());
+      part = std::move(spare_candidates.back());
       spare_candidates.pop_back();
     }
   g.collected = 0;
@@ -417,13 +458,19 @@ void RunState::plan_select(GlobalSelect& g) {
   g.magnitude = g.weights && sweep.native_magnitude;
   // Room for the expected candidates (2·margin/m of the tensor), so collecting rarely grows.
   auto expected = static_cast<size_t>(2.5 * margin / static_cast<double>(m) * static_cast<double>(n) / static_cast<double>(tasks));
-  for (auto& part : g.found) part.list.reserve(std::min<size_t>(expected, static_cast<size_t>(cap)));
+  for (auto& part : g.found) {
+    part.list.reserve(std::min<size_t>(expected, static_cast<size_t>(cap)));
+    if (!info.scratch_f64) part.digits.reserve(part.list.capacity());
+  }
 }
 
 void RunState::recycle(std::vector<TaskCandidates>& lists) {
   for (auto& part : lists) {
     part.list.clear();
-    if (part.list.capacity() > 0) spare_candidates.push_back(std::move(part.list));
+    part.digits.clear();
+    part.below = 0;
+    part.published = 0;
+    if (part.list.capacity() > 0) spare_candidates.push_back(std::move(part));
   }
   lists.clear();
 }
@@ -499,9 +546,14 @@ void RunState::count_collected(GlobalSelect& g, TaskCandidates& part, int64_t be
   auto& hist = g.digits[&w - workers.data()];
   if (hist.empty()) hist.assign(digit.buckets, 0);
   int64_t* counts = hist.data();  // locals: the counts' stores cannot alias them
-  const size_t buckets = hist.size();
-  for (size_t i = before, end = found.size(); i < end; ++i)
-    if (size_t d = digit.of(rank_key(g.unit_of(found[i]))); d < buckets) ++counts[d];  // always: keys in [lo, hi]
+  // Keys lie in [lo, hi]: every digit is below digit.buckets <= 2^11.
+  part.digits.resize(found.size());
+  uint16_t* digits = part.digits.data();
+  for (size_t i = before, end = found.size(); i < end; ++i) {
+    auto d = static_cast<uint16_t>(digit.of(rank_key(g.unit_of(found[i]))));
+    ++counts[d];
+    digits[i] = d;
+  }
 }
 
 Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_pool) {
@@ -530,16 +582,33 @@ Candidate RunState::select_candidate(GlobalSelect& g, int64_t rank, bool inside_
   uint32_t near_lo = near ? std::min(rank_key(*g.estimate), bucket_lo) : 0;
   uint32_t near_width = near ? std::max(rank_key(*g.estimate), bucket_hi) - near_lo : 0;
   g.near_estimate.resize(tasks);
+  // The digits of the bucket and of the near keys' buckets (a superset of them).
+  const auto bucket_digit = static_cast<uint16_t>(bucket);
+  const auto near_digit = static_cast<uint16_t>(near ? digit.of(near_lo) : 0);
+  const auto near_digits = static_cast<uint16_t>(near ? digit.of(near_lo + near_width) - near_digit : 0);
   const bool magnitude = g.magnitude;
-  over_half([&, digit, bucket, near, near_lo, near_width, magnitude](int half, int64_t t) {
+  std::vector<std::vector<uint32_t>> indices(halves);
+  over_half([&, bucket_digit, near, near_lo, near_width, near_digit, near_digits, magnitude](int half, int64_t t) {
     // By-value copies stay in registers: the pushes could alias anything captured by reference.
     auto& set_aside = g.near_estimate[t];
     auto& in_bucket = members[half];
     set_aside.clear();
-    for (const Candidate& c : g.found[t].list) {
-      uint32_t key = rank_key(GlobalSelect::unit_of(c, magnitude));
-      if (digit.of(key) == bucket) in_bucket.push_back(&c);
-      if (near && key - near_lo <= near_width) set_aside.push_back(c);  // one compare for near_lo <= key <= near_lo + near_width
+    // From the digits alone, the indices of the bucket's candidates and of those in the
+    // near keys' buckets; only those candidates are then read (the lists are 8x larger
+    // than the digits and mostly out of cache by now), prefetched ahead.
+    const Candidate* list = g.found[t].list.data();
+    const uint16_t* digits = g.found[t].digits.data();
+    auto n = static_cast<uint32_t>(g.found[t].digits.size());  // < the cap, 2^20
+    auto& found = indices[half];
+    found.resize(n + 16);
+    for (uint32_t j = 0, m = digits_in_range(digits, n, bucket_digit, 0, found.data()); j < m; ++j)
+      in_bucket.push_back(&list[found[j]]);
+    if (!near) return;
+    constexpr uint32_t kAhead = 64;
+    for (uint32_t j = 0, m = digits_in_range(digits, n, near_digit, near_digits, found.data()); j < m; ++j) {
+      if (j + kAhead < m) __builtin_prefetch(&list[found[j + kAhead]]);
+      const Candidate& c = list[found[j]];
+      if (rank_key(GlobalSelect::unit_of(c, magnitude)) - near_lo <= near_width) set_aside.push_back(c);  // one compare for both ends
     }
   });
   // 3. Rank `rank` - below among them, by (value, position).

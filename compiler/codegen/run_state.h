@@ -51,6 +51,9 @@ struct Candidate {
 /// with every candidate: each task on its own cache line.
 struct alignas(64) TaskCandidates {
   std::vector<Candidate> list;
+  // Of f32 units: each candidate's first radix digit (count_collected), which the
+  // selection reads instead of the 8x larger list.
+  std::vector<uint16_t> digits;
   int64_t below = 0;
   size_t published = 0;  // of the list's size, added to GlobalSelect::collected
 };
@@ -118,7 +121,7 @@ struct Worker {
 /// row's scratch per worker, a sample, and candidates up to the cap (2^20, 16 MB).
 struct RunBuffers {
   std::vector<Worker> workers;
-  std::vector<std::vector<Candidate>> candidates;
+  std::vector<TaskCandidates> candidates;
 };
 
 /// Keeps one RunBuffers between runs (a run that finds it taken makes its own).
@@ -229,7 +232,7 @@ class RunState {
   std::vector<std::vector<double>> kept;  // persistent group slots: [slot] rows x groups
   std::vector<std::unique_ptr<GlobalSelect>> selects;  // element-domain quantiles over all
   std::vector<Worker> workers;
-  std::vector<std::vector<Candidate>> spare_candidates;
+  std::vector<TaskCandidates> spare_candidates;
   kir::KernelOutput& out;
 
   std::optional<std::pair<std::array<int64_t, 3>, std::string>> failure;

@@ -102,6 +102,16 @@ TEST_CASE("one read: the interpreter's results wherever the estimate lands in th
   run_offsets("per_row:p|>q", gauss, 300, 300, {0.5}, {0, 250});
 }
 
+TEST_CASE("one read: the same with the portable scans (the selection's digit ranges without AVX-512)") {
+  auto gauss = random_weights(300 * 300, 41, false);
+  for (int width : {16, 1}) {
+    codegen::testing::ScanWidthOverride scan(width);
+    CAPTURE(width);
+    run_offsets("per_row:p|>q", gauss, 300, 300, {0.5}, {-250, 0, 250});
+    run_offsets("magnitude_prune", gauss, 300, 300, {0.3}, {-20, 20});
+  }
+}
+
 TEST_CASE("one read: rows whose maximum lies between the estimate and the threshold run again") {
   // Even rows all of magnitude 1 (their maximum is 1), odd rows spread over (0, 2): at 50%
   // the threshold is 1 and its unit is in a middle row, so the rows kept depend on it.

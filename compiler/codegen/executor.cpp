@@ -138,7 +138,7 @@ Status RunState::prepare() {
 
 int64_t RunState::row_tasks() const {
   if (rows == 0) return 0;
-  return threads == 1 ? 1 : std::min<int64_t>(rows, int64_t{threads} * 8);
+  return threads == 1 ? 1 : std::min<int64_t>(rows, int64_t{threads} * 32);
 }
 
 void RunState::for_rows(const std::function<void(int64_t, Worker&, int64_t)>& fn) {

@@ -29,76 +29,16 @@
 #include "compiler/driver/compilation.h"
 #include "compiler/interp/interpreter.h"
 #include "compiler/lower/lower_kernel.h"
+#include "kernel_workload.h"
 
 namespace {
 
-constexpr int64_t kRows = 4096, kCols = 11008;
-constexpr double kBytes = double(kRows) * kCols * sizeof(float);
-
-const char* kSource = R"(import "std/prune";
-import "std/quant";
-model base = load("bench.safetensors", arch = mlp(act = relu));
-knob sparsity : ratio in [0%, 90%] step 5% = 50%;
-knob bits : int in {8, 4} = 8;
-rule prune = magnitude_prune(sparsity) on base.match("w");
-rule quant = quantize(bits) on base.match("w");
-pipeline fused = base |> prune |> quant;
-
-// quantize without its fused error meter: what the meter costs.
-kernel quantize_bare(w: tensor, bits: int, group: int = 0) -> qtensor {
-  let qmax  = 2 ^ (bits - 1) - 1;
-  let scale = max(abs(w), over = group(group)) / qmax;
-  yield quantized(clamp(round(w / scale), -qmax, qmax), scale, bits = bits);
-}
-)";
+using kmr::bench::kBytes;
+using kmr::bench::kCols;
+using kmr::bench::kRows;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::vector<float> make_matrix() {
-  // Gaussian rows of varying scale, and 12 outlier columns 30x larger (as in LLM weights).
-  std::mt19937_64 rng(20261129);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> w(kRows * kCols);
-  std::vector<int64_t> outliers;
-  for (int i = 0; i < 12; ++i) outliers.push_back(static_cast<int64_t>(rng() % kCols));
-  for (int64_t r = 0; r < kRows; ++r) {
-    float scale = 0.02f * (1.0f + 0.5f * static_cast<float>(r % 7) / 7.0f);
-    float* row = w.data() + r * kCols;
-    for (int64_t c = 0; c < kCols; ++c) row[c] = normal(rng) * scale;
-    for (int64_t c : outliers) row[c] *= 30.0f;
-  }
-  return w;
-}
-
-std::vector<kmr::passes::PreparedKernel> compile_source() {
-  kmr::driver::Compilation compilation;
-  kmr::sema::CheckOptions options;
-  options.probe_files = false;
-  if (!kmr::driver::parse_program_text("bench.kmr", kSource, compilation) ||
-      !kmr::driver::check_program(compilation, options)) {
-    fmt::print(stderr, "{}", kmr::diag::render_all(compilation.diagnostics, compilation.sources));
-    std::exit(1);
-  }
-  std::vector<kmr::passes::PreparedKernel> out;
-  for (const auto& module : compilation.modules)
-    for (const auto& kernel : kmr::lower::lower_module_kernels(compilation.program, *module, compilation.diagnostics)) {
-      auto prepared = kmr::passes::prepare(kernel);
-      if (!prepared) {
-        fmt::print(stderr, "{}\n", prepared.error().message);
-        std::exit(1);
-      }
-      out.push_back(std::move(*prepared));
-    }
-  return out;
-}
-
-const kmr::passes::PreparedKernel& find(const std::vector<kmr::passes::PreparedKernel>& kernels, const std::string& name) {
-  for (const auto& kernel : kernels)
-    if (kernel.kernel.name == name) return kernel;
-  fmt::print(stderr, "no kernel {}\n", name);
-  std::exit(1);
 }
 
 struct Timing {
@@ -144,9 +84,9 @@ int main(int argc, char** argv) {
   fmt::print("machine: {} ({} online CPUs), LLVM target {}\n", cpu_model(), sysconf(_SC_NPROCESSORS_ONLN),
              jit.host().substr(0, jit.host().find(' ')));
   fmt::print("matrix: {} x {} f32 ({:.1f} MB), {} timed runs each (best / median)\n\n", kRows, kCols, kBytes / 1e6, runs);
-  auto w = make_matrix();
+  auto w = kmr::bench::make_matrix();
   kmr::kir::TensorView view{"w", w.data(), kRows, kCols};
-  auto kernels = compile_source();
+  auto kernels = kmr::bench::compile_workload();
 
   // 1. memcpy, rows split over the threads like the kernels'.
   auto split = [&](int threads, const auto& fn) {  // fn(first, last) on each thread's share
@@ -216,21 +156,9 @@ int main(int argc, char** argv) {
              kBytes / (read_only.best + read_write.best) / 1e9 / copy_gbs[2]);
 
   // 2. The JIT's kernels.
-  struct Case {
-    const char* label;
-    const char* kernel;
-    kmr::kir::ParamValues params;
-  };
-  const Case cases[] = {
-      {"int8 per row (std quantize)", "quantize", {8, 0}},
-      {"int8 per row, no fused meter", "quantize_bare", {8, 0}},
-      {"prune 50% exact + int8 (fused)", "fused:prune|>quant", {0.5, 8}},
-      {"prune 50% exact alone", "magnitude_prune", {0.5}},
-      {"int4 per group of 64", "quantize", {4, 64}},
-  };
   kmr::kir::KernelOutput out;
-  for (const auto& c : cases) {
-    const auto& kernel = find(kernels, c.kernel);
+  for (const auto& c : kmr::bench::workload_cases()) {
+    const auto& kernel = kmr::bench::find_kernel(kernels, c.kernel);
     for (int threads : {1, 2}) {
       bool ok = true;
       auto timing = time_runs(runs, [&] { ok &= jit.run_into(kernel, view, c.params, threads, out).ok(); });
@@ -248,7 +176,8 @@ int main(int argc, char** argv) {
   // alternating so that all three see the same machine (its memory speed drifts by 2x
   // here): the fused kernel's ratio to memcpy from the same stretch of time.
   {
-    const auto& kernel = find(kernels, "fused:prune|>quant");
+    const auto& fused = kmr::bench::workload_case("fused");
+    const auto& kernel = kmr::bench::find_kernel(kernels, fused.kernel);
     std::vector<double> t[3];
     for (int i = 0; i <= 2 * runs; ++i)
       for (int which : {0, 1, 2}) {
@@ -258,7 +187,7 @@ int main(int argc, char** argv) {
           split(2, [&](size_t first, size_t last) {
             std::memcpy(dest.data() + first, w.data() + first, (last - first) * sizeof(float));
           });
-        else if (!jit.run_into(kernel, view, {0.5, 8}, 2, out).ok())
+        else if (!jit.run_into(kernel, view, fused.params, 2, out).ok())
           return 1;
         if (i > 0) t[which].push_back(seconds_since(start));  // run 0 warms
       }
@@ -273,7 +202,7 @@ int main(int argc, char** argv) {
 
   // 3. The interpreter on the int8 kernel (one run: it is slow), checked against the JIT.
   if (interpreter) {
-    const auto& kernel = find(kernels, "quantize");
+    const auto& kernel = kmr::bench::find_kernel(kernels, "quantize");
     auto start = std::chrono::steady_clock::now();
     auto reference = kmr::interp::run(kernel.kernel, view, {8, 0});
     double t = seconds_since(start);
@@ -290,7 +219,7 @@ int main(int argc, char** argv) {
   std::string dir = (std::filesystem::temp_directory_path() / fmt::format("kmr-bench-cache-{}", getpid())).string();
   int compiled_by_cache_users = 0;
   for (const char* name : {"quantize", "fused:prune|>quant", "magnitude_prune", "quantize_asym"}) {
-    const auto& kernel = find(kernels, name);
+    const auto& kernel = kmr::bench::find_kernel(kernels, name);
     std::vector<double> cold, disk, memory;
     for (int i = 0; i < runs; ++i) {
       std::filesystem::remove_all(dir);

@@ -532,7 +532,7 @@ bool RunState::scan_weights(const SweepPlan& plan, int64_t row, Worker& w, int64
 }
 
 void RunState::count_collected(GlobalSelect& g, TaskCandidates& part, int64_t below, size_t before, Worker& w) {
-  constexpr size_t kPublishStep = 4096;  // candidates: beyond the cap by at most this per task
+  constexpr size_t kPublishStep = 1024;  // candidates: beyond the cap by at most this per task
   const auto& found = part.list;
   part.below += below;
   if (found.size() - part.published >= kPublishStep) {

@@ -5,6 +5,7 @@
 
 #include "runtime/float_codec.h"
 #include "runtime/safetensors_header.h"
+#include "support/large_buffers.h"
 
 namespace kmr::runtime {
 namespace {
@@ -83,7 +84,7 @@ kmr::Expected<std::vector<float>> SafetensorsFile::to_f32(const TensorInfo& tens
   const std::size_t count = static_cast<std::size_t>(*checked_numel(tensor.shape));
   std::vector<float> out;
   try {
-    out.resize(count);
+    resize_large(out, count);  // the kernels read it in huge pages
   } catch (const std::bad_alloc&) {
     return kmr::Error{path() + ": tensor '" + tensor.name + "': out of memory for " + std::to_string(count) +
                       " floats"};

@@ -9,9 +9,9 @@
 
 #include <fmt/format.h>
 
-#include "compiler/codegen/output_storage.h"
 #include "compiler/codegen/run_state.h"
 #include "compiler/kir/semantics.h"
+#include "support/large_buffers.h"
 
 namespace kmr::codegen {
 
@@ -115,11 +115,11 @@ Status RunState::prepare() {
   out.codes = std::move(codes);
   out.kind = L.result;
   if (L.result == kir::ResultKind::Tensor) {
-    resize_output(out.values, static_cast<size_t>(in.size()));
+    resize_large(out.values, static_cast<size_t>(in.size()));
     out.codes.clear();
   } else {
     out.values.clear();
-    resize_output(out.codes, static_cast<size_t>(in.size()));
+    resize_large(out.codes, static_cast<size_t>(in.size()));
     out.has_zero = L.zero >= 0;
     out.codes_signed = !out.has_zero;
     const NodeInfo& scale = L.nodes[L.scale];

@@ -1,7 +1,6 @@
 // The JIT against the interpreter on every KIR construct the stdlib does not use (all
 // reductions, rank comparisons, coarse domains, values kept across passes), on its
 // exact-quantile fallbacks, and on bad input: the same errors, never a crash.
-#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -9,7 +8,6 @@
 #include <doctest/doctest.h>
 
 #include "compiler/codegen/executor_testing.h"
-#include "compiler/codegen/output_storage.h"
 #include "compiler/interp/interpreter.h"
 #include "jit_helpers.h"
 #include "kir_helpers.h"
@@ -354,21 +352,6 @@ pipeline small = base |> p |> q;
     REQUIRE_FALSE(result.ok());
     CHECK(result.error().message.find("too long for the JIT") != std::string::npos);
   }
-}
-
-TEST_CASE("output storage: grown storage is fresh and zeroed, storage that suffices is kept") {
-  std::vector<uint8_t> codes(100, 7);
-  codes.reserve(1 << 20);
-  const uint8_t* callers = codes.data();
-  codegen::resize_output(codes, 1 << 20);  // fits the caller's capacity: the same storage
-  CHECK(codes.data() == callers);
-  CHECK(codes.size() == size_t{1} << 20);
-  codegen::resize_output(codes, 10);
-  CHECK(codes.data() == callers);
-  std::vector<float> values(3, 1.5f);
-  codegen::resize_output(values, size_t{3} << 20);  // 12 MB: reserved, advised, then zeroed
-  REQUIRE(values.size() == size_t{3} << 20);
-  CHECK(std::all_of(values.begin(), values.end(), [](float v) { return v == 0.0f; }));
 }
 
 }  // namespace

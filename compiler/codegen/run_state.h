@@ -67,8 +67,9 @@ struct GlobalSelect {
   bool bracket = false;
   uint64_t lo = 0, hi = 0;
   std::vector<TaskCandidates> found;  // per task
-  // The candidates published by the tasks, in steps: an atomic add per row contended
-  // between the cores. Whether the whole exceeds the cap is decided after the pass.
+  // The candidates the tasks have published, in steps (an atomic add per row was contended
+  // between the cores): an early sign of overflow. Whether the whole exceeds the cap is
+  // decided on the exact total after the pass.
   std::atomic<int64_t> collected{0};
   std::atomic<bool> overflow{false};
   std::optional<float> estimate;  // the sample's unit at rank k's place (Layout::speculation)
@@ -192,8 +193,9 @@ class RunState {
   /// Runs sweep `plan` of a row as one native loop over its weights when it can
   /// (SweepPlan::native_quantile: AVX-512, a bracket of numbers); false when it cannot.
   bool scan_weights(const SweepPlan& plan, int64_t row, Worker& worker, int64_t task);
-  /// Adds a row's scan to `g`: units below the bracket, and the candidates from `before` on
-  /// (overflowing the cap; counted by first radix digit in `w`'s histogram).
+  /// Adds a row's scan to `part` of `g`: units below the bracket, and the candidates from
+  /// `before` on (publishing their count, flagging an overflow of the cap; each one's first
+  /// radix digit kept in `part` and counted in `w`'s histogram).
   void count_collected(GlobalSelect& g, TaskCandidates& part, int64_t below, size_t before, Worker& w);
   /// Empties `lists` into `spare_candidates`, their memory kept for the next use.
   void recycle(std::vector<TaskCandidates>& lists);

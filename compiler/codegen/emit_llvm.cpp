@@ -625,6 +625,16 @@ void SweepEmitter::emit(const std::string& name) {
     end = b_.CreateSelect(b_.CreateICmpSLT(boundary, end), boundary, end);
   }
   if (!gather_) end = split_at_rank_columns(c0, end);  // a gather list's indices are not columns
+  if (plan_.output && L_.result == kir::ResultKind::Quantized && !diag_ && !gather_) {
+    // Every chunk's codes start at a 16-byte aligned address (a chunk that does not is cut
+    // there): the JIT streams the vectorised loop's codes out with aligned non-temporal
+    // stores (jit.cpp, stream_code_stores).
+    Value* address = b_.CreateAdd(b_.CreatePtrToInt(out_, i64()), c0);
+    Value* to_aligned = b_.CreateAnd(b_.CreateSub(i64c(0), address), i64c(15));
+    Value* aligned = b_.CreateAdd(c0, to_aligned);
+    Value* split = b_.CreateAnd(b_.CreateICmpUGT(to_aligned, i64c(0)), b_.CreateICmpSLT(aligned, end));
+    end = b_.CreateSelect(split, aligned, end);
+  }
   // A sweep whose row is cached (SweepPlan::prefetch_next_row: a later sweep of a pass, or
   // the output sweep of a speculative pass, after the pre-pass's scan) is bound by
   // arithmetic while the memory bus idles: it prefetches the next row, a block of columns

@@ -2,10 +2,12 @@
 // with a ResourceTracker per kernel) and the caches in front of it.
 #include "compiler/codegen/jit.h"
 
+#include <array>
 #include <chrono>
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -13,7 +15,10 @@
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Analysis/ValueTracking.h>
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Instructions.h>
+#include <llvm/IR/IntrinsicsX86.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
@@ -102,6 +107,79 @@ void blend_vector_selects(llvm::Module& module) {
   }
 }
 
+// The vectorised output loops store a chunk's codes as four truncations to <N x i8> at P,
+// P+N, P+2N and P+3N, each written into a cache line that is first read from memory
+// (45 MB of codes read for nothing on the bench matrix). Each such group becomes one
+// non-temporal store of the four values' concatenation, which fills whole lines without
+// reading them: the same bytes. Codes are the only byte vectors the sweeps store, and
+// the emitter starts every chunk of codes at a 16-byte aligned address (the vector loop
+// steps by 4N bytes from there), as non-temporal vector stores require. Before returning,
+// a sweep that streamed fences its stores, so that the rows it wrote are visible in order
+// to whichever thread reads them next.
+void stream_code_stores(llvm::Module& module) {
+  constexpr int kGroup = 4;
+  auto byte_vector = [](llvm::StoreInst* store) -> llvm::FixedVectorType* {
+    auto* type = llvm::dyn_cast<llvm::FixedVectorType>(store->getValueOperand()->getType());
+    const llvm::Function* sweep = store->getFunction();  // (in, out, ...): see SweepFn
+    bool to_output = sweep->arg_size() > 1 && llvm::getUnderlyingObject(store->getPointerOperand()) == sweep->getArg(1);
+    return type && type->getElementType()->isIntegerTy(8) && !store->isVolatile() && to_output ? type : nullptr;
+  };
+  auto offset_from = [](llvm::StoreInst* store, llvm::Value* base) -> std::optional<int64_t> {
+    llvm::Value* address = store->getPointerOperand();
+    if (address == base) return 0;
+    auto* gep = llvm::dyn_cast<llvm::GetElementPtrInst>(address);
+    if (!gep || gep->getPointerOperand() != base || gep->getNumIndices() != 1 || !gep->getSourceElementType()->isIntegerTy(8))
+      return std::nullopt;
+    auto* index = llvm::dyn_cast<llvm::ConstantInt>(gep->getOperand(1));
+    return index ? std::optional<int64_t>(index->getSExtValue()) : std::nullopt;
+  };
+  for (auto& function : module) {
+    bool any = false;
+    for (auto& block : function) {
+      std::vector<std::array<llvm::StoreInst*, kGroup>> groups;
+      for (auto it = block.begin(); it != block.end(); ++it) {
+        auto* first = llvm::dyn_cast<llvm::StoreInst>(&*it);
+        llvm::FixedVectorType* type = first ? byte_vector(first) : nullptr;
+        if (!type) continue;
+        std::array<llvm::StoreInst*, kGroup> group{first};
+        int found = 1;
+        auto width = static_cast<int64_t>(type->getNumElements());
+        for (auto next = std::next(it); next != block.end() && found < kGroup; ++next) {
+          if (llvm::isa<llvm::GetElementPtrInst>(&*next)) continue;
+          auto* store = llvm::dyn_cast<llvm::StoreInst>(&*next);
+          if (!store || byte_vector(store) != type || offset_from(store, first->getPointerOperand()) != width * found) break;
+          group[found++] = store;
+        }
+        if (found < kGroup) continue;
+        groups.push_back(group);
+        it = group.back()->getIterator();
+      }
+      for (auto& group : groups) {
+        llvm::IRBuilder<> builder(group.back());
+        auto concat = [&](llvm::Value* a, llvm::Value* b) {
+          auto n = static_cast<int>(llvm::cast<llvm::FixedVectorType>(a->getType())->getNumElements());
+          std::vector<int> lanes(2 * n);
+          for (int i = 0; i < 2 * n; ++i) lanes[i] = i;
+          return builder.CreateShuffleVector(a, b, lanes);
+        };
+        llvm::Value* bytes = concat(concat(group[0]->getValueOperand(), group[1]->getValueOperand()),
+                                    concat(group[2]->getValueOperand(), group[3]->getValueOperand()));
+        auto* merged = builder.CreateAlignedStore(bytes, group[0]->getPointerOperand(), llvm::Align(16));
+        auto* one = llvm::ConstantAsMetadata::get(builder.getInt32(1));
+        merged->setMetadata(llvm::LLVMContext::MD_nontemporal, llvm::MDNode::get(module.getContext(), {one}));
+        for (auto* store : group) store->eraseFromParent();
+        any = true;
+      }
+    }
+    if (any)
+      for (auto& block : function)
+        if (auto* ret = llvm::dyn_cast<llvm::ReturnInst>(block.getTerminator())) {
+          llvm::IRBuilder<> builder(ret);
+          builder.CreateIntrinsic(llvm::Intrinsic::x86_sse_sfence, {}, {});
+        }
+  }
+}
+
 // The O3 pipeline, with the target's cost model (so the vectorizer uses its vector width).
 void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
   module.setDataLayout(machine.createDataLayout());
@@ -126,6 +204,7 @@ void optimize(llvm::Module& module, llvm::TargetMachine& machine) {
   builder.crossRegisterProxies(lam, fam, cgam, mam);
   builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3).run(module, mam);
   blend_vector_selects(module);
+  stream_code_stores(module);
 }
 
 // A module fresh from the emitter, checked: a broken module is a compiler bug, reported.

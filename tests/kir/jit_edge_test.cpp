@@ -297,6 +297,29 @@ pipeline small = base |> p |> q;
   for (int k : {11, 15, 20}) run_both(fused, view(w, 6, 4, "fc1.weight"), {k / 24.0});
 }
 
+TEST_CASE("codes streamed out from every alignment of a row: the interpreter's codes") {
+  // The vectorised loops store codes with non-temporal stores that need 16-byte aligned
+  // addresses (jit.cpp, stream_code_stores): with 301 columns the rows start at every
+  // offset modulo 16, and a misaligned store would fault. Also asymmetric (unsigned) codes,
+  // groups that cut the rows, and prune fused into the quantiser.
+  auto quant = kernel_named(kStd(), "quantize");
+  auto asym = kernel_named(kStd(), "quantize_asym");
+  auto w = random_weights(17 * 301, 61, false);
+  for (int bits : {8, 4, 2}) {
+    CAPTURE(bits);
+    run_both(quant, view(w, 17, 301, "fc1.weight"), {static_cast<double>(bits), 0});
+    run_both(quant, view(w, 17, 301, "fc1.weight"), {static_cast<double>(bits), 64});
+    run_both(asym, view(w, 17, 301, "fc1.weight"), {static_cast<double>(bits), 0});
+  }
+  auto fused = kernel_named(std::string(kStd()) + R"(model base = load("m.safetensors", arch = mlp(act = relu));
+rule p = magnitude_prune(50%) on base.match("fc*.weight");
+rule q = quantize(8) on base.match("fc*.weight");
+pipeline small = base |> p |> q;
+)", "small:p|>q");
+  auto tall = random_weights(301 * 301, 62, false);  // enough rows for the one-read pass
+  run_both(fused, view(tall, 301, 301, "fc1.weight"), {});
+}
+
 TEST_CASE("bad input: the JIT fails with the interpreter's error, never crashes") {
   auto quant = kernel_named(kStd(), "quantize");
   auto prune = kernel_named(kStd(), "magnitude_prune");

@@ -23,6 +23,7 @@
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
+#include <llvm/TargetParser/Triple.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
 #include <llvm/Support/MemoryBuffer.h>
@@ -117,6 +118,8 @@ void blend_vector_selects(llvm::Module& module) {
 // a sweep that streamed fences its stores, so that the rows it wrote are visible in order
 // to whichever thread reads them next.
 void stream_code_stores(llvm::Module& module) {
+  // x86's fence and vector non-temporal stores; other targets keep the plain stores.
+  if (llvm::Triple(module.getTargetTriple()).getArch() != llvm::Triple::x86_64) return;
   constexpr int kGroup = 4;
   auto byte_vector = [](llvm::StoreInst* store) -> llvm::FixedVectorType* {
     auto* type = llvm::dyn_cast<llvm::FixedVectorType>(store->getValueOperand()->getType());
@@ -150,7 +153,8 @@ void stream_code_stores(llvm::Module& module) {
           if (!store || byte_vector(store) != type || offset_from(store, first->getPointerOperand()) != width * found) break;
           group[found++] = store;
         }
-        if (found < kGroup) continue;
+        // Only whole 16-byte steps from the chunk's aligned start are known aligned.
+        if (found < kGroup || width * kGroup % 16 != 0) continue;
         groups.push_back(group);
         it = group.back()->getIterator();
       }

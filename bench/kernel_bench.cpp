@@ -13,7 +13,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,9 +25,7 @@
 
 #include "compiler/codegen/executor_testing.h"
 #include "compiler/codegen/jit.h"
-#include "compiler/driver/compilation.h"
 #include "compiler/interp/interpreter.h"
-#include "compiler/lower/lower_kernel.h"
 #include "kernel_workload.h"
 
 namespace {
@@ -202,11 +199,12 @@ int main(int argc, char** argv) {
 
   // 3. The interpreter on the int8 kernel (one run: it is slow), checked against the JIT.
   if (interpreter) {
-    const auto& kernel = kmr::bench::find_kernel(kernels, "quantize");
+    const auto& int8 = kmr::bench::workload_case("int8");
+    const auto& kernel = kmr::bench::find_kernel(kernels, int8.kernel);
     auto start = std::chrono::steady_clock::now();
-    auto reference = kmr::interp::run(kernel.kernel, view, {8, 0});
+    auto reference = kmr::interp::run(kernel.kernel, view, int8.params);
     double t = seconds_since(start);
-    bool same = reference.ok() && jit.run_into(kernel, view, {8, 0}, 2, out).ok() && reference->codes == out.codes &&
+    bool same = reference.ok() && jit.run_into(kernel, view, int8.params, 2, out).ok() && reference->codes == out.codes &&
                 reference->scales == out.scales;
     fmt::print("{:32}1 thread : {:6.3f} GB/s, {:7.4f}x memcpy, {:6.1f} s; JIT codes and scales {}\n",
                "interpreter, int8 per row", kBytes / t / 1e9, kBytes / t / 1e9 / copy_gbs[1], t,

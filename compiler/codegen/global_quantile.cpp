@@ -13,8 +13,10 @@
 // 3. After the pass, if `below` ≤ k < `below` + collected, a radix select among the
 //    candidates (tasks are row blocks in order, so candidates are in position order)
 //    gives rank k − below: exact, in one read of the tensor. Its first level (11 bits
-//    under the bracket's common prefix) is counted as the candidates are collected; the
-//    bucket holding the rank is then gathered by both threads and selected.
+//    under the bracket's common prefix) is counted, and kept per candidate, as the
+//    candidates are collected; the bucket holding the rank is then found from the kept
+//    digits by both threads, and only its candidates (and those near a speculative
+//    estimate) are read and selected.
 // Exact fallback (too few rows to sample, a bracket that missed, too many candidates): a
 // histogram of the keys' top 16 bits, then — re-reading rows — the units of the bucket
 // holding k, or the next 16 bits within it, and so on; when the whole key is known,

@@ -1,5 +1,6 @@
 // Kernel throughput on a 4096 x 11008 f32 matrix (Gaussian rows, a few outlier columns,
-// seeded): plain memcpy, then the JIT's int8 per-row quantisation, fused exact 50% pruning
+// seeded; in huge pages, as `kmrc run` decodes tensors, and so are memcpy's and the
+// floors' destinations): plain memcpy, then the JIT's int8 per-row quantisation, fused exact 50% pruning
 // + int8, int4 per group of 64 and the interpreter, as GB/s of f32 input and as ratios to
 // memcpy measured in the same run, with the memory's floors for one pass and for a pre-pass
 // plus a pass; the fused kernel in one read of the tensor against two and against memcpy,
@@ -26,6 +27,7 @@
 #include "compiler/codegen/executor_testing.h"
 #include "compiler/codegen/jit.h"
 #include "compiler/interp/interpreter.h"
+#include "support/large_buffers.h"
 #include "kernel_workload.h"
 
 namespace {
@@ -92,7 +94,8 @@ int main(int argc, char** argv) {
       pool.emplace_back([&, t] { fn(w.size() * t / threads, w.size() * (t + 1) / threads); });
     for (auto& thread : pool) thread.join();
   };
-  std::vector<float> dest(w.size());
+  std::vector<float> dest;
+  kmr::resize_large(dest, w.size());
   double copy_gbs[3] = {0, 0, 0};
   for (int threads : {1, 2}) {
     auto timing = time_runs(runs, [&] {
@@ -108,7 +111,8 @@ int main(int argc, char** argv) {
   // as a pre-pass does, and reading it while writing a byte per weight, as int8 codes do.
   // A kernel with a pre-pass cannot take less than the two together. SSE2 where there is
   // one: generic vector code at -O2 is bound by its lane moves, not by memory.
-  std::vector<uint8_t> bytes(w.size());
+  std::vector<uint8_t> bytes;
+  kmr::resize_large(bytes, w.size());
   std::atomic<uint32_t> sink{0};  // keeps the reads
   auto read_only = time_runs(runs, [&] {
     split(2, [&](size_t first, size_t last) {

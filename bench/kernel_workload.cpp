@@ -7,6 +7,7 @@
 
 #include "compiler/driver/compilation.h"
 #include "compiler/lower/lower_kernel.h"
+#include "support/large_buffers.h"
 
 namespace kmr::bench {
 namespace {
@@ -33,7 +34,8 @@ kernel quantize_bare(w: tensor, bits: int, group: int = 0) -> qtensor {
 std::vector<float> make_matrix() {
   std::mt19937_64 rng(20261129);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> w(kRows * kCols);
+  std::vector<float> w;
+  resize_large(w, kRows * kCols);
   std::vector<int64_t> outliers;
   for (int i = 0; i < 12; ++i) outliers.push_back(static_cast<int64_t>(rng() % kCols));
   for (int64_t r = 0; r < kRows; ++r) {

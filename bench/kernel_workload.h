@@ -14,7 +14,10 @@ namespace kmr::bench {
 constexpr int64_t kRows = 4096, kCols = 11008;
 constexpr double kBytes = double(kRows) * kCols * sizeof(float);
 
-/// Gaussian rows of varying scale, and 12 outlier columns 30x larger (as in LLM weights).
+/// Gaussian rows of varying scale, and 12 outlier columns 30x larger (as in LLM weights);
+/// in transparent huge pages where the system has them, as `kmrc run` hands the kernels
+/// the tensors it decodes (SafetensorsFile::to_f32). The benchmarks' other large buffers
+/// (memcpy's destination, the floors' output) are allocated likewise: the same pages.
 std::vector<float> make_matrix();
 
 /// The workload's kernels, lowered and prepared: the stdlib's (`quantize`,

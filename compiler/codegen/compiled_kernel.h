@@ -15,29 +15,36 @@ namespace kmr::codegen {
 
 using SweepTable = std::vector<std::vector<SweepFn>>;  // [pass][sweep]
 
-struct CompiledKernel {
-  passes::PreparedKernel prepared;  // the structure the code was generated from (owns the layout's nodes)
-  Layout layout;
-  SweepTable sweeps;
-  SweepFn gather = nullptr;  // the output sweep's gather variant (Layout::speculation), else null
-  /// Compiles the diagnostic variants (null where a sweep cannot fail); called at most once,
-  /// on the first run that fails, through diagnostics().
-  std::function<Expected<SweepTable>()> compile_diagnostics;
+/// Sweep functions compiled when a run first needs them (emit_llvm.h, SweepSet).
+class LazySweepTable {
+ public:
+  /// Compiles the functions (null for sweeps the set does not hold); called at most once
+  /// successfully, through get().
+  std::function<Expected<SweepTable>()> compile;
 
-  /// The diagnostic variants, compiled on first use (thread-safe).
-  Expected<const SweepTable*> diagnostics() const {
-    std::lock_guard<std::mutex> lock(diag_mutex_);
-    if (!diag_) {
-      auto table = compile_diagnostics ? compile_diagnostics() : Expected<SweepTable>(Error{"no diagnostic code"});
+  /// The functions, compiled on first use (thread-safe).
+  Expected<const SweepTable*> get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!table_) {
+      auto table = compile ? compile() : Expected<SweepTable>(Error{"no such code"});
       if (!table) return table.error();
-      diag_ = std::move(*table);
+      table_ = std::move(*table);
     }
-    return &*diag_;
+    return &*table_;
   }
 
  private:
-  mutable std::mutex diag_mutex_;
-  mutable std::optional<SweepTable> diag_;
+  mutable std::mutex mutex_;
+  mutable std::optional<SweepTable> table_;
+};
+
+struct CompiledKernel {
+  passes::PreparedKernel prepared;  // the structure the code was generated from (owns the layout's nodes)
+  Layout layout;
+  SweepTable sweeps;  // SweepSet::Main (null for the native scans' fallbacks)
+  SweepFn gather = nullptr;  // the output sweep's gather variant (Layout::speculation), else null
+  LazySweepTable native_fallbacks;  // SweepSet::NativeFallbacks: when a run cannot scan natively
+  LazySweepTable diagnostics;       // SweepSet::Diagnostics: on the first run that fails
 };
 
 }  // namespace kmr::codegen

@@ -729,16 +729,24 @@ std::string sweep_symbol(const std::string& prefix, int pass, int sweep, SweepVa
   return fmt::format("{}_{}p{}s{}", prefix, mark, pass, sweep);
 }
 
+bool sweep_in_set(const SweepPlan& plan, SweepSet set) {
+  switch (set) {
+    case SweepSet::Main: return plan.native_quantile < 0;
+    case SweepSet::NativeFallbacks: return plan.native_quantile >= 0;
+    case SweepSet::Diagnostics: return sweep_can_fail(plan);
+  }
+  return false;
+}
+
 std::unique_ptr<llvm::Module> emit_module(const Layout& layout, llvm::LLVMContext& context, const std::string& prefix,
-                                          bool diagnose) {
+                                          SweepSet set) {
   auto module = std::make_unique<llvm::Module>(prefix, context);
-  SweepVariant variant = diagnose ? SweepVariant::Diagnose : SweepVariant::Normal;
+  SweepVariant variant = set == SweepSet::Diagnostics ? SweepVariant::Diagnose : SweepVariant::Normal;
   for (const auto& pass : layout.sweeps)
-    for (const auto& plan : pass) {
-      if (diagnose && !sweep_can_fail(plan)) continue;
-      SweepEmitter(layout, plan, *module, variant).emit(sweep_symbol(prefix, plan.pass, plan.sweep, variant));
-    }
-  if (const SweepPlan* fixed = speculative_output(layout); fixed && !diagnose)
+    for (const auto& plan : pass)
+      if (sweep_in_set(plan, set))
+        SweepEmitter(layout, plan, *module, variant).emit(sweep_symbol(prefix, plan.pass, plan.sweep, variant));
+  if (const SweepPlan* fixed = speculative_output(layout); fixed && set == SweepSet::Main)
     SweepEmitter(layout, *fixed, *module, SweepVariant::Gather)
         .emit(sweep_symbol(prefix, fixed->pass, fixed->sweep, SweepVariant::Gather));
   return module;

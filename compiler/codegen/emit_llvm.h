@@ -26,13 +26,24 @@ enum class SweepVariant { Normal, Diagnose, Gather };
 /// `d` (diagnostic) or `g` (gather) before the pass for the other variants.
 std::string sweep_symbol(const std::string& prefix, int pass, int sweep, SweepVariant variant);
 
-/// A module holding one function per sweep of `layout` (SweepFn signature), and the gather
-/// variant of the output sweep of a kernel with Layout::speculation; or, with `diagnose`,
-/// the diagnostic variants of the sweeps that can fail: scalar loops with no side effects
-/// that stop at their row's first failing element and describe it in `record` (DiagRecord
-/// layout). Normal sweeps keep their inner loop free of branches and aliasing (noalias
-/// pointers, contiguous f32 loads) so the loop vectorizer takes it.
+/// Which of a kernel's sweep functions a module holds. A kernel's code is compiled as up to
+/// three modules, each when it is first needed:
+/// - Main: every sweep but the native scans' fallbacks, and the gather variant of the
+///   output sweep of a kernel with Layout::speculation; compiled with the kernel.
+/// - NativeFallbacks: the sweeps a native loop runs instead (SweepPlan::native_quantile),
+///   needed by runs where it cannot (no AVX-512, a tensor bracketed some other way, reruns);
+///   a third of the fused prune + int8 kernel's compile time.
+/// - Diagnostics: the diagnostic variants of the sweeps that can fail, for a run that failed.
+enum class SweepSet { Main, NativeFallbacks, Diagnostics };
+
+/// Whether `set` holds a function for sweep `plan` (gather variants aside).
+bool sweep_in_set(const SweepPlan& plan, SweepSet set);
+
+/// A module holding `set`'s functions (SweepFn signature). Diagnostic variants are scalar
+/// loops with no side effects that stop at their row's first failing element and describe
+/// it in `record` (DiagRecord layout). Normal sweeps keep their inner loop free of branches
+/// and aliasing (noalias pointers, contiguous f32 loads) so the loop vectorizer takes it.
 std::unique_ptr<llvm::Module> emit_module(const Layout& layout, llvm::LLVMContext& context, const std::string& prefix,
-                                          bool diagnose);
+                                          SweepSet set);
 
 }  // namespace kmr::codegen

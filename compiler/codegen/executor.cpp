@@ -172,9 +172,8 @@ void RunState::process_row(int pass, int64_t row, Worker& w, Mode mode, int last
       out_row = L.result == kir::ResultKind::Tensor ? static_cast<void*>(out.values.data() + row * cols)
                                                     : static_cast<void*>(out.codes.data() + row * cols);
     if (mode == Mode::Normal && plan.native_quantile >= 0 && scan_weights(plan, row, w, task)) continue;
-    SweepFn fn = code.sweeps[pass][t];
     if (mode == Mode::Diagnose && t == last_sweep) {
-      auto table = code.diagnostics();
+      auto table = code.diagnostics.get();
       w.record.fill(0);
       if (table.ok() && (**table)[pass][t]) (**table)[pass][t](in_row, out_row, &rs[row * L.row_slots], w.gs.data(), us.data(), ix.data(), scratch, row, w.record.data());
       return;
@@ -189,6 +188,15 @@ void RunState::process_row(int pass, int64_t row, Worker& w, Mode mode, int last
       if (op == kir::ReduceOp::Max) identity = from_i64(std::numeric_limits<int64_t>::min());
       if (op == kir::ReduceOp::Min) identity = from_i64(std::numeric_limits<int64_t>::max());
       std::fill_n(w.gs.begin() + gs_offset[info.slot], groups[info.size_class], identity);
+    }
+    SweepFn fn = code.sweeps[pass][t];
+    if (!fn) {  // a native scan's fallback (SweepSet::NativeFallbacks), compiled by the first row that needs it
+      auto fallbacks = code.native_fallbacks.get();
+      if (!fallbacks.ok()) {
+        fail({0, 0, 0}, fallbacks.error().message);
+        return;
+      }
+      fn = (**fallbacks)[pass][t];
     }
     fn(in_row, out_row, &rs[row * L.row_slots], w.gs.data(), us.data(), ix.data(), scratch, row, nullptr);
     if (mode == Mode::Normal)

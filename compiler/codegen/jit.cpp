@@ -286,26 +286,33 @@ class OrcJit {
 };
 
 // The symbols of emit_module's functions: sweeps in [pass][sweep] order, then the gather
-// variant where there is one (not with `diagnose`).
-std::vector<std::string> symbols_of(const Layout& layout, const std::string& prefix, bool diagnose) {
+// variant where there is one (in SweepSet::Main).
+std::vector<std::string> symbols_of(const Layout& layout, const std::string& prefix, SweepSet set) {
   std::vector<std::string> out;
-  SweepVariant variant = diagnose ? SweepVariant::Diagnose : SweepVariant::Normal;
+  SweepVariant variant = set == SweepSet::Diagnostics ? SweepVariant::Diagnose : SweepVariant::Normal;
   for (const auto& pass : layout.sweeps)
     for (const auto& plan : pass)
-      if (!diagnose || sweep_can_fail(plan)) out.push_back(sweep_symbol(prefix, plan.pass, plan.sweep, variant));
-  if (const SweepPlan* fixed = speculative_output(layout); fixed && !diagnose)
+      if (sweep_in_set(plan, set)) out.push_back(sweep_symbol(prefix, plan.pass, plan.sweep, variant));
+  if (const SweepPlan* fixed = speculative_output(layout); fixed && set == SweepSet::Main)
     out.push_back(sweep_symbol(prefix, fixed->pass, fixed->sweep, SweepVariant::Gather));
   return out;
 }
 
 // Function pointers in [pass][sweep] order, from the flat list `symbols_of` made.
-SweepTable to_table(const Layout& layout, const std::vector<SweepFn>& fns, bool diagnose) {
+SweepTable to_table(const Layout& layout, const std::vector<SweepFn>& fns, SweepSet set) {
   SweepTable table(layout.sweeps.size());
   size_t next = 0;
   for (size_t p = 0; p < layout.sweeps.size(); ++p)
     for (const auto& plan : layout.sweeps[p])
-      table[p].push_back(!diagnose || sweep_can_fail(plan) ? fns[next++] : nullptr);
+      table[p].push_back(sweep_in_set(plan, set) ? fns[next++] : nullptr);
   return table;
+}
+
+bool has_native_fallbacks(const Layout& layout) {
+  for (const auto& pass : layout.sweeps)
+    for (const auto& plan : pass)
+      if (sweep_in_set(plan, SweepSet::NativeFallbacks)) return true;
+  return false;
 }
 
 }  // namespace
@@ -318,7 +325,7 @@ struct Jit::Impl {
   mutable std::mutex mutex;
   struct Entry {
     std::shared_ptr<CompiledKernel> code;
-    std::vector<llvm::orc::ResourceTrackerSP> trackers;  // the kernel's code, then its diagnostic code
+    std::vector<llvm::orc::ResourceTrackerSP> trackers;  // one per module of the kernel's code (SweepSet)
   };
   std::unordered_map<uint64_t, std::vector<Entry>> cache;  // by structural hash, then verified by structure
   JitStats stats;
@@ -330,7 +337,14 @@ struct Jit::Impl {
   }
 
   Expected<std::shared_ptr<const CompiledKernel>> get(const passes::PreparedKernel& prepared);
-  Expected<SweepTable> compile_diagnostics(Entry& entry, const std::string& prefix);
+  /// `set`'s functions for the kernel of `entry` (symbols_of's order): loaded from the disk
+  /// cache under `disk_key` (none when empty), else compiled (and stored there), then
+  /// linked. `what` names the code in errors.
+  Expected<std::vector<SweepFn>> load_or_compile(Entry& entry, const std::string& prefix, SweepSet set,
+                                                 const std::string& disk_key, const std::string& what);
+  /// A LazySweepTable's compile function: load_or_compile for the kernel `code`.
+  std::function<Expected<SweepTable>()> lazy(const CompiledKernel* code, const std::string& prefix, SweepSet set,
+                                             const std::string& disk_key, const std::string& what);
 };
 
 Expected<std::shared_ptr<const CompiledKernel>> Jit::Impl::get(const passes::PreparedKernel& prepared) {
@@ -351,11 +365,30 @@ Expected<std::shared_ptr<const CompiledKernel>> Jit::Impl::get(const passes::Pre
   code->layout = std::move(layout);
   Entry entry;
   entry.code = code;
-  auto symbols = symbols_of(code->layout, prefix, false);
   std::string key = salt == 0 ? disk_key(code->layout) : "";
-  std::vector<SweepFn> fns;
-  if (!key.empty()) {
-    if (auto object = disk.load(key)) {
+  std::string name = "kernel '" + prepared.kernel.name + "'";
+  auto fns = load_or_compile(entry, prefix, SweepSet::Main, key, name);
+  if (!fns) return fns.error();
+  code->sweeps = to_table(code->layout, *fns, SweepSet::Main);
+  if (speculative_output(code->layout)) code->gather = fns->back();
+  // The fallbacks' disk key names the set: the same structure's main object is another file.
+  if (has_native_fallbacks(code->layout))
+    code->native_fallbacks.compile = lazy(code.get(), prefix, SweepSet::NativeFallbacks,
+                                          key.empty() ? "" : key + "\nnative fallbacks", "the native scans' fallbacks of " + name);
+  // Only for failures: never on disk.
+  code->diagnostics.compile = lazy(code.get(), prefix, SweepSet::Diagnostics, "", "the diagnostics of " + name);
+  stats.last_prepare_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  entries.push_back(std::move(entry));
+  return std::shared_ptr<const CompiledKernel>(code);
+}
+
+Expected<std::vector<SweepFn>> Jit::Impl::load_or_compile(Entry& entry, const std::string& prefix, SweepSet set,
+                                                          const std::string& disk_key, const std::string& what) {
+  const Layout& layout = entry.code->layout;
+  auto symbols = symbols_of(layout, prefix, set);
+  std::optional<std::vector<SweepFn>> fns;
+  if (!disk_key.empty()) {
+    if (auto object = disk.load(disk_key)) {
       llvm::orc::ResourceTrackerSP tracker;
       auto loaded = orc->load(*object, symbols, tracker);
       if (loaded) {
@@ -366,50 +399,39 @@ Expected<std::shared_ptr<const CompiledKernel>> Jit::Impl::get(const passes::Pre
         llvm::consumeError(loaded.takeError());  // a stale or damaged object: compiled afresh below
         ++stats.disk_rejected;
       }
-    } else if (std::ifstream(disk.path_of(key)).good()) {
+    } else if (std::ifstream(disk.path_of(disk_key)).good()) {
       ++stats.disk_rejected;
     }
   }
-  if (entry.trackers.empty()) {
+  if (!fns) {
     llvm::LLVMContext context;
-    auto module = emit_module(code->layout, context, prefix, false);
+    auto module = emit_module(layout, context, prefix, set);
     auto object = orc->compile(*module);
-    if (!object) return from_llvm(object.takeError(), "compiling kernel '" + prepared.kernel.name + "'");
+    if (!object) return from_llvm(object.takeError(), "compiling " + what);
     ++stats.compiled;
-    if (!key.empty() && disk.store(key, *object).ok()) ++stats.disk_writes;
+    if (!disk_key.empty() && disk.store(disk_key, *object).ok()) ++stats.disk_writes;
     llvm::orc::ResourceTrackerSP tracker;
     auto loaded = orc->load(*object, symbols, tracker);
-    if (!loaded) return from_llvm(loaded.takeError(), "linking kernel '" + prepared.kernel.name + "'");
+    if (!loaded) return from_llvm(loaded.takeError(), "linking " + what);
     fns = std::move(*loaded);
     entry.trackers.push_back(tracker);
   }
-  code->sweeps = to_table(code->layout, fns, false);
-  if (speculative_output(code->layout)) code->gather = fns.back();
-  CompiledKernel* raw = code.get();
-  code->compile_diagnostics = [this, raw, prefix]() -> Expected<SweepTable> {
+  return std::move(*fns);
+}
+
+std::function<Expected<SweepTable>()> Jit::Impl::lazy(const CompiledKernel* code, const std::string& prefix,
+                                                      SweepSet set, const std::string& disk_key, const std::string& what) {
+  return [this, code, prefix, set, disk_key, what]() -> Expected<SweepTable> {
     std::lock_guard<std::mutex> lock(mutex);
     for (auto& [hash, list] : cache)
       for (auto& entry : list)
-        if (entry.code.get() == raw) return compile_diagnostics(entry, prefix);
+        if (entry.code.get() == code) {
+          auto fns = load_or_compile(entry, prefix, set, disk_key, what);
+          if (!fns) return fns.error();
+          return to_table(code->layout, *fns, set);
+        }
     return Error{"JIT: kernel no longer cached"};
   };
-  stats.last_prepare_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  entries.push_back(std::move(entry));
-  return std::shared_ptr<const CompiledKernel>(code);
-}
-
-// Diagnostic sweeps are compiled only when a run fails, never cached on disk.
-Expected<SweepTable> Jit::Impl::compile_diagnostics(Entry& entry, const std::string& prefix) {
-  const Layout& layout = entry.code->layout;
-  llvm::LLVMContext context;
-  auto module = emit_module(layout, context, prefix, true);
-  auto object = orc->compile(*module);
-  if (!object) return from_llvm(object.takeError(), "compiling diagnostics");
-  llvm::orc::ResourceTrackerSP tracker;
-  auto loaded = orc->load(*object, symbols_of(layout, prefix, true), tracker);
-  if (!loaded) return from_llvm(loaded.takeError(), "linking diagnostics");
-  entry.trackers.push_back(tracker);
-  return to_table(layout, *loaded, true);
 }
 
 Jit::Jit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -456,13 +478,19 @@ Expected<std::string> emit_llvm_ir(const passes::PreparedKernel& kernel, bool op
   auto machine = make_target_machine(host);
   if (!machine) return from_llvm(machine.takeError(), "setting up the host target");
   Layout layout = make_layout(kernel);
-  llvm::LLVMContext context;
-  auto module = emit_module(layout, context, fmt::format("kmr_{:016x}", layout.hash), false);
-  if (auto error = verify(*module)) return from_llvm(std::move(error), "kernel '" + kernel.kernel.name + "'");
-  if (optimize_it) optimize(*module, **machine);
   std::string text;
   llvm::raw_string_ostream os(text);
-  module->print(os, nullptr);
+  for (SweepSet set : {SweepSet::Main, SweepSet::NativeFallbacks}) {
+    if (set == SweepSet::NativeFallbacks) {
+      if (!has_native_fallbacks(layout)) break;
+      os << "; the native scans' fallbacks: compiled when a run needs them\n";
+    }
+    llvm::LLVMContext context;
+    auto module = emit_module(layout, context, fmt::format("kmr_{:016x}", layout.hash), set);
+    if (auto error = verify(*module)) return from_llvm(std::move(error), "kernel '" + kernel.kernel.name + "'");
+    if (optimize_it) optimize(*module, **machine);
+    module->print(os, nullptr);
+  }
   return os.str();
 }
 

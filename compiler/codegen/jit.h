@@ -19,7 +19,7 @@ struct JitOptions {
 
 /// What a Jit has done since it was created.
 struct JitStats {
-  int compiled = 0;       // modules LLVM compiled (IR -> optimised -> object code)
+  int compiled = 0;       // modules LLVM compiled (IR -> optimised -> object code): emit_llvm.h's SweepSet
   int memory_hits = 0;    // kernels found in the in-memory cache
   int disk_hits = 0;      // kernels loaded from the disk cache (nothing compiled)
   int disk_writes = 0;    // objects written to the disk cache

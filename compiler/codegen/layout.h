@@ -14,7 +14,7 @@ namespace kmr::codegen {
 
 /// Bumped whenever the generated code or this layout changes meaning: part of every
 /// cache key, so stale objects on disk are never loaded.
-constexpr int kCodegenAbiVersion = 19;
+constexpr int kCodegenAbiVersion = 20;
 
 /// The signature of every generated sweep function: one sweep over row `row`.
 ///   in       the row's cols f32 weights            out  the row's output (f32 or u8 codes)

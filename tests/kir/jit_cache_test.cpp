@@ -1,6 +1,7 @@
 // The JIT's caches: one compilation per structure in memory; on disk, a second JIT (a
 // second process, as far as the cache can tell) compiles nothing, and a damaged cache
-// file is ignored and rewritten.
+// file is ignored and rewritten. A kernel's native scans' fallbacks compile only when a
+// run needs them, once, and are cached too.
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -8,6 +9,8 @@
 #include <doctest/doctest.h>
 
 #include "compiler/codegen/disk_cache.h"
+#include "compiler/codegen/executor_testing.h"
+#include "compiler/interp/interpreter.h"
 #include "jit_helpers.h"
 #include "kir_helpers.h"
 
@@ -21,7 +24,9 @@ knob sparsity : ratio in [0%, 90%] step 5% = 50%;
 knob bits : int in {8, 4} = 8;
 rule prune = magnitude_prune(sparsity) on base.match("fc*.weight");
 rule quant = quantize(bits, group = 32) on base.match("fc*.weight");
+rule quant_rows = quantize(bits) on base.match("fc*.weight");
 pipeline small = base |> prune |> quant;
+pipeline rows = base |> prune |> quant_rows;
 )";
 
 // A fresh directory under the system's temporary directory, removed at the end.
@@ -61,10 +66,12 @@ TEST_CASE("the in-memory cache compiles each structure once, whatever the kernel
   auto again = kernel_named(kSource, "small:prune|>quant");  // the same structure, new nodes
   again.kernel.name = "renamed";
   REQUIRE(jit->run(again, view(w, 8, 64), {0.5, 8}).ok());
-  CHECK(jit->stats().compiled == 1);
+  // The kernel's code, and its pre-pass, which the native scan runs on large tensors only:
+  // each compiled once.
+  CHECK(jit->stats().compiled == 2);
   CHECK(jit->stats().memory_hits == 2);
   REQUIRE(jit->compile(kernel_named(kSource, "quantize")).ok());
-  CHECK(jit->stats().compiled == 2);
+  CHECK(jit->stats().compiled == 3);
   CHECK(dir.files().empty());  // no disk cache configured: nothing written
 }
 
@@ -75,16 +82,46 @@ TEST_CASE("a second JIT with the same cache directory compiles nothing and gives
   auto first = make_jit(dir.path);
   auto a = first->run(kernel, view(w, 12, 96), {0.5, 4}, 2);
   REQUIRE(a.ok());
-  CHECK(first->stats().compiled == 1);
-  CHECK(first->stats().disk_writes == 1);
-  CHECK(dir.files().size() == 1);
+  CHECK(first->stats().compiled == 2);  // the kernel's code and its pre-pass (no native scan here)
+  CHECK(first->stats().disk_writes == 2);
+  CHECK(dir.files().size() == 2);
 
   auto second = make_jit(dir.path);
   auto b = second->run(kernel, view(w, 12, 96), {0.5, 4}, 1);
   CHECK(second->stats().compiled == 0);
-  CHECK(second->stats().disk_hits == 1);
+  CHECK(second->stats().disk_hits == 2);
   identical(a, b);
   agree(a, b);
+}
+
+TEST_CASE("a pre-pass that the native scan runs is compiled only for the runs that need it") {
+  TempDir dir;
+  auto kernel = kernel_named(kSource, "rows:prune|>quant_rows");
+  auto w = random_weights(512 * 256, 13, true);  // sampled bracket: the native scan's case
+  auto input = view(w, 512, 256);
+  auto reference = interp::run(kernel.kernel, input, {0.5, 8});
+  auto jit = make_jit(dir.path);
+  REQUIRE(jit->compile(kernel).ok());
+  CHECK(jit->stats().compiled == 1);
+  CHECK(dir.files().size() == 1);
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt")) {
+    agree(reference, jit->run(kernel, input, {0.5, 8}, 2));
+    CHECK(jit->stats().compiled == 1);  // the native scan ran
+  }
+#endif
+  {
+    codegen::testing::ScanWidthOverride portable(4);  // no native scan: the sweep runs
+    agree(reference, jit->run(kernel, input, {0.5, 8}, 2));
+    CHECK(jit->stats().compiled == 2);
+    CHECK(dir.files().size() == 2);
+    agree(reference, jit->run(kernel, input, {0.5, 8}, 1));
+    CHECK(jit->stats().compiled == 2);
+    auto next = make_jit(dir.path);  // both from the disk cache
+    agree(reference, next->run(kernel, input, {0.5, 8}, 2));
+    CHECK(next->stats().compiled == 0);
+    CHECK(next->stats().disk_hits == 2);
+  }
 }
 
 TEST_CASE("a damaged or foreign cache file is ignored and rewritten, never loaded") {

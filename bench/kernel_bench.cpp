@@ -1,11 +1,12 @@
 // Kernel throughput on a 4096 x 11008 f32 matrix (Gaussian rows, a few outlier columns,
 // seeded; in huge pages, as `kmrc run` decodes tensors, and so are memcpy's and the
-// floors' destinations): plain memcpy, then the JIT's int8 per-row quantisation, fused
-// exact 50% pruning + int8, int4 per group of 64 and the interpreter, as GB/s of f32 input
-// and as ratios to memcpy measured in the same run, with the memory's floors for one pass
-// and for a pre-pass plus a pass; the fused kernel in one read of the tensor against two
-// and against memcpy, runs alternating; and the JIT's compile time, cold and from the
-// caches, and that of the native scans' fallbacks on the first run that needs them.
+// floors' destinations): plain memcpy, with the memory's floors for one pass and for a
+// pre-pass plus a pass; then the JIT's int8 per-row quantisation, fused exact 50% pruning
+// + int8, int4 per group of 64 and the interpreter, as GB/s of f32 input and as ratios to
+// memcpy, each kernel's runs alternating with memcpy's (the same stretch of time); the
+// fused kernel in one read of the tensor against two, alternating; and the JIT's compile
+// time, cold and from the caches, and that of the native scans' fallbacks on the first
+// run that needs them.
 // Usage: kernel_bench [runs=5] [--no-interpreter]. Figures: docs/performance.md.
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -45,18 +47,26 @@ struct Timing {
   double best = 0, median = 0;  // seconds
 };
 
-template <class F>
-Timing time_runs(int runs, F fn) {
-  fn();  // warm: compiles, faults in the output
-  std::vector<double> t;
-  for (int i = 0; i < runs; ++i) {
-    auto start = std::chrono::steady_clock::now();
-    fn();
-    t.push_back(seconds_since(start));
+// Runs each of `fns` in turn, `runs` rounds after one that warms (compiles, faults in the
+// outputs), so that all see the same stretch of the machine's time: its memory and CPU
+// speed drift by up to 2x between minutes here.
+std::vector<Timing> alternate(int runs, const std::vector<std::function<void()>>& fns) {
+  std::vector<std::vector<double>> t(fns.size());
+  for (int round = 0; round <= runs; ++round)
+    for (size_t i = 0; i < fns.size(); ++i) {
+      auto start = std::chrono::steady_clock::now();
+      fns[i]();
+      if (round > 0) t[i].push_back(seconds_since(start));
+    }
+  std::vector<Timing> out;
+  for (auto& v : t) {
+    std::sort(v.begin(), v.end());
+    out.push_back({v.front(), v[v.size() / 2]});
   }
-  std::sort(t.begin(), t.end());
-  return {t.front(), t[t.size() / 2]};
+  return out;
 }
+
+Timing time_runs(int runs, const std::function<void()>& fn) { return alternate(runs, {fn}).front(); }
 
 std::string cpu_model() {
   std::ifstream info("/proc/cpuinfo");
@@ -97,13 +107,14 @@ int main(int argc, char** argv) {
   };
   std::vector<float> dest;
   kmr::resize_large(dest, w.size());
+  auto copy = [&](int threads) {
+    split(threads, [&](size_t first, size_t last) {
+      std::memcpy(dest.data() + first, w.data() + first, (last - first) * sizeof(float));
+    });
+  };
   double copy_gbs[3] = {0, 0, 0};
   for (int threads : {1, 2}) {
-    auto timing = time_runs(runs, [&] {
-      split(threads, [&](size_t first, size_t last) {
-        std::memcpy(dest.data() + first, w.data() + first, (last - first) * sizeof(float));
-      });
-    });
+    auto timing = time_runs(runs, [&] { copy(threads); });
     copy_gbs[threads] = kBytes / timing.best / 1e9;
     fmt::print("memcpy                          {} thread{}: {:6.1f} GB/s (median {:6.1f})\n", threads,
                threads == 1 ? " " : "s", copy_gbs[threads], kBytes / timing.median / 1e9);
@@ -157,49 +168,40 @@ int main(int argc, char** argv) {
              read_only.best * 1e3, read_write.best * 1e3, (read_only.best + read_write.best) * 1e3,
              kBytes / (read_only.best + read_write.best) / 1e9 / copy_gbs[2]);
 
-  // 2. The JIT's kernels.
+  // 2. The JIT's kernels, each run alternating with memcpy on as many threads: its ratio
+  //    to memcpy is taken over the same stretch of time (best to best).
   kmr::kir::KernelOutput out;
   for (const auto& c : kmr::bench::workload_cases()) {
     const auto& kernel = kmr::bench::find_kernel(kernels, c.kernel);
     for (int threads : {1, 2}) {
       bool ok = true;
-      auto timing = time_runs(runs, [&] { ok &= jit.run_into(kernel, view, c.params, threads, out).ok(); });
+      auto t = alternate(runs, {[&] { ok &= jit.run_into(kernel, view, c.params, threads, out).ok(); },
+                                [&] { copy(threads); }});
       if (!ok) {
         fmt::print(stderr, "{} failed\n", c.label);
         return 1;
       }
-      double gbs = kBytes / timing.best / 1e9;
-      fmt::print("{:32}{} thread{}: {:6.1f} GB/s (median {:6.1f}), {:5.2f}x memcpy, {:6.1f} ms\n", c.label, threads,
-                 threads == 1 ? " " : "s", gbs, kBytes / timing.median / 1e9, gbs / copy_gbs[threads], timing.best * 1e3);
+      double gbs = kBytes / t[0].best / 1e9, alongside = kBytes / t[1].best / 1e9;
+      fmt::print("{:32}{} thread{}: {:6.1f} GB/s (median {:6.1f}), {:5.2f}x memcpy at {:5.1f} GB/s, {:6.1f} ms\n",
+                 c.label, threads, threads == 1 ? " " : "s", gbs, kBytes / t[0].median / 1e9, gbs / alongside, alongside,
+                 t[0].best * 1e3);
     }
   }
 
-  // One read of the tensor (Layout::speculation) against two, and against memcpy, runs
-  // alternating so that all three see the same machine (its memory speed drifts by 2x
-  // here): the fused kernel's ratio to memcpy from the same stretch of time.
+  // One read of the tensor (Layout::speculation) against two, alternating.
   {
     const auto& fused = kmr::bench::workload_case("fused");
     const auto& kernel = kmr::bench::find_kernel(kernels, fused.kernel);
-    std::vector<double> t[3];
-    for (int i = 0; i <= 2 * runs; ++i)
-      for (int which : {0, 1, 2}) {
-        kmr::codegen::testing::SpeculationOverride speculation(which == 0);
-        auto start = std::chrono::steady_clock::now();
-        if (which == 2)
-          split(2, [&](size_t first, size_t last) {
-            std::memcpy(dest.data() + first, w.data() + first, (last - first) * sizeof(float));
-          });
-        else if (!jit.run_into(kernel, view, fused.params, 2, out).ok())
-          return 1;
-        if (i > 0) t[which].push_back(seconds_since(start));  // run 0 warms
-      }
-    for (auto& v : t) std::sort(v.begin(), v.end());
-    auto median = [](const std::vector<double>& v) { return v[v.size() / 2] * 1e3; };
+    bool ok = true;
+    auto reads = [&](bool one) {
+      kmr::codegen::testing::SpeculationOverride speculation(one);
+      ok &= jit.run_into(kernel, view, fused.params, 2, out).ok();
+    };
+    auto t = alternate(2 * runs, {[&] { reads(true); }, [&] { reads(false); }});
+    if (!ok) return 1;
     fmt::print("prune + int8, one read vs two   2 threads: {:6.1f} / {:6.1f} ms (medians {:.1f} / {:.1f} ms, {} runs "
                "each, alternating)\n",
-               t[0].front() * 1e3, t[1].front() * 1e3, median(t[0]), median(t[1]), t[0].size());
-    fmt::print("  alternating with memcpy       2 threads: memcpy {:.1f} GB/s; one read {:.2f}x memcpy (medians {:.2f}x)\n",
-               kBytes / t[2].front() / 1e9, t[2].front() / t[0].front(), median(t[2]) / median(t[0]));
+               t[0].best * 1e3, t[1].best * 1e3, t[0].median * 1e3, t[1].median * 1e3, 2 * runs);
   }
 
   // 3. The interpreter on the int8 kernel (one run: it is slow), checked against the JIT.

@@ -226,8 +226,11 @@ int main(int argc, char** argv) {
   // A tensor the native weight scan does not take (too small to sample a bracket): its
   // first run compiles the kernel's native scans' fallbacks, where it has some.
   kmr::kir::TensorView small{"w", w.data(), 4, 16};
+  const auto& int8 = kmr::bench::workload_case("int8");
+  const auto& fused = kmr::bench::workload_case("fused");
+  const auto& prune = kmr::bench::workload_case("prune");
   const std::pair<const char*, kmr::kir::ParamValues> compiled_kernels[] = {
-      {"quantize", {8, 0}}, {"fused:prune|>quant", {0.5, 8}}, {"magnitude_prune", {0.5}}, {"quantize_asym", {8, 0}}};
+      {int8.kernel, int8.params}, {fused.kernel, fused.params}, {prune.kernel, prune.params}, {"quantize_asym", int8.params}};
   for (const auto& [name, params] : compiled_kernels) {
     const auto& kernel = kmr::bench::find_kernel(kernels, name);
     std::vector<double> cold, disk, memory, fallbacks;

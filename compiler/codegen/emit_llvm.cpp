@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/MDBuilder.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/Module.h>
 
@@ -26,6 +27,7 @@ struct Acc {
   int flag = -1;            // SweepFlag for flags
   bool group = false;       // per group (chunk-local, merged into gs) or per row
   Combine combine = Combine::FAdd;
+  bool f32_terms = false;   // a sum only measures read: its terms may be added in f32 first
   llvm::Type* type = nullptr;
   Value* identity = nullptr;
   llvm::PHINode* chunk_phi = nullptr;  // row accumulators: carried across chunks
@@ -436,6 +438,9 @@ Value* SweepEmitter::combine(const Acc& acc, Value* a, Value* b) {
       fmf.setAllowReassoc();
       auto* sum = b_.CreateFAdd(a, b);
       llvm::cast<llvm::Instruction>(sum)->setFastMathFlags(fmf);
+      if (acc.f32_terms)
+        llvm::cast<llvm::Instruction>(sum)->setMetadata(llvm::LLVMContext::MD_fpmath,
+                                                        llvm::MDBuilder(ctx_).createFPMath(kF32TermsUlps));
       return sum;
     }
     case Combine::IAdd: return b_.CreateAdd(a, b);
@@ -577,7 +582,10 @@ void SweepEmitter::emit(const std::string& name) {
       bool f32_operand = L_.nodes[info.operands[0]].node->is_element();
       switch (static_cast<kir::ReduceOp>(info.node->op)) {
         case kir::ReduceOp::Sum:
-        case kir::ReduceOp::Mean: acc.combine = Combine::FAdd, acc.type = f64(), acc.identity = f64c(0); break;
+        case kir::ReduceOp::Mean:
+          acc.combine = Combine::FAdd, acc.type = f64(), acc.identity = f64c(0);
+          acc.f32_terms = f32_operand && info.only_measured;
+          break;
         case kir::ReduceOp::Count: acc.combine = Combine::IAdd, acc.type = i64(), acc.identity = i64c(0); break;
         case kir::ReduceOp::Max:
         case kir::ReduceOp::Min: {

@@ -26,6 +26,14 @@ enum class SweepVariant { Normal, Diagnose, Gather };
 /// `d` (diagnostic) or `g` (gather) before the pass for the other variants.
 std::string sweep_symbol(const std::string& prefix, int pass, int sweep, SweepVariant variant);
 
+/// The accumulating add of a sum of f32 terms that only measures read carries this
+/// accuracy (`!fpmath`, in units in the last place of its f64 result: f32's precision),
+/// which the loop vectorizer keeps on the vector adds it makes of it. The JIT then adds the
+/// terms of one vector iteration in f32 before they meet the f64 accumulator (jit.cpp,
+/// docs/kernels.md): converting and adding every term in f64 was a fifth of the fused
+/// prune + int8 kernel.
+constexpr float kF32TermsUlps = 0x1p29f;
+
 /// Which of a kernel's sweep functions a module holds. A kernel's code is compiled as up to
 /// three modules, each when it is first needed:
 /// - Main: every sweep but the native scans' fallbacks, and the gather variant of the

@@ -36,6 +36,7 @@ class LayoutBuilder {
     plan_sweeps();
     plan_stages();
     mark_persistent_and_consumers();
+    mark_only_measured();
     plan_speculation();
     finish_ix();
     return std::move(out_);
@@ -123,6 +124,23 @@ class LayoutBuilder {
       case Level::Kind::Element: return -1;
     }
     return -1;
+  }
+
+  // Nodes the tensor's result does not depend on (not the value, codes, scale or zero
+  // point, nor anything they read): what only measures report.
+  void mark_only_measured() {
+    std::vector<bool> read_by_result(out_.nodes.size(), false);
+    for (int root : {out_.value, out_.q, out_.scale, out_.zero, out_.bits})
+      if (root >= 0) read_by_result[root] = true;
+    for (int id = static_cast<int>(out_.nodes.size()) - 1; id >= 0; --id) {
+      const NodeInfo& info = out_.nodes[id];
+      if (!read_by_result[id]) continue;
+      for (int operand : info.operands) read_by_result[operand] = true;
+      const kir::Node* size = info.node->level.size.get();
+      for (int other : {info.size, info.kept_max, info.kept_quantile, size ? out_.id_of.at(size) : -1})
+        if (other >= 0) read_by_result[other] = true;
+    }
+    for (size_t id = 0; id < out_.nodes.size(); ++id) out_.nodes[id].only_measured = !read_by_result[id];
   }
 
   // 2. Slots: every coarse value one in its level's space; quantiles also the position of

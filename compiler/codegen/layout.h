@@ -14,7 +14,7 @@ namespace kmr::codegen {
 
 /// Bumped whenever the generated code or this layout changes meaning: part of every
 /// cache key, so stale objects on disk are never loaded.
-constexpr int kCodegenAbiVersion = 20;
+constexpr int kCodegenAbiVersion = 21;
 
 /// The signature of every generated sweep function: one sweep over row `row`.
 ///   in       the row's cols f32 weights            out  the row's output (f32 or u8 codes)
@@ -58,6 +58,7 @@ struct NodeInfo {
   int size = -1;                    // group(g) reductions: the id of g
   int kept_max = -1, kept_quantile = -1;  // a passes::KeptRowMax's R: the ids of its M and q
   bool operand_never_minus_inf = false;   // RankCmp: its operand is a magnitude |x|
+  bool only_measured = false;             // read by measures only, not by the tensor's result
 };
 
 /// One generated sweep.

@@ -305,7 +305,8 @@ RadixDigit<uint32_t> first_digit(const GlobalSelect& g) {
 // per rank reads the whole sample four times (three selects took 0.8 ms). Every 32nd
 // unit's ranks, ±6σ around the wanted ones, bracket them; one vector scan counts the units
 // below and collects the few inside (~20,000 for the bracket's 2^18), among which the
-// ranks are selected. A rank the sub-sample's bracket missed is selected over all of v.
+// ranks are found together (keys_at_ranks: 0.19 ms as three selects). A rank the
+// sub-sample's bracket missed is selected over all of v.
 void select_close_ranks(const float* v, int64_t m, const std::vector<int64_t>& ranks, std::vector<float>& units,
                         Worker& w) {
   constexpr int64_t kStride = 32;
@@ -320,8 +321,13 @@ void select_close_ranks(const float* v, int64_t m, const std::vector<int64_t>& r
   };
   int64_t a = sub_rank(ranks.front(), -6), b = sub_rank(ranks.back(), 6);
   constexpr uint32_t kPlusInfKey = 0xff800000u;  // an open top stays a numeric bracket
-  uint32_t lo = a <= 0 ? 0 : rank_key(sub[select_rank(sub.data(), s, a, w.select)]);
-  uint32_t hi = b >= s - 1 ? kPlusInfKey : rank_key(sub[select_rank(sub.data(), s, b, w.select)]);
+  std::vector<int64_t> sub_ranks;
+  if (a > 0) sub_ranks.push_back(a);
+  if (b < s - 1) sub_ranks.push_back(b);
+  std::vector<uint32_t> keys;
+  keys_at_ranks(sub.data(), s, sub_ranks, keys, w.select);
+  uint32_t lo = a <= 0 ? 0 : keys.front();
+  uint32_t hi = b >= s - 1 ? kPlusInfKey : keys.back();
   std::vector<Candidate>& inside = w.inside;
   inside.clear();
   int64_t below = lo > hi ? m : scan_bracket(v, m, Bracket(lo, hi), 0, inside, nullptr, w.hits);
@@ -329,10 +335,13 @@ void select_close_ranks(const float* v, int64_t m, const std::vector<int64_t>& r
   values.clear();
   for (const Candidate& unit : inside) values.push_back(static_cast<float>(unit.value));
   auto n_inside = static_cast<int64_t>(values.size());
-  for (size_t i = 0; i < ranks.size(); ++i) {
+  std::vector<int64_t> inside_ranks;
+  for (int64_t r : ranks)
+    if (r >= below && r - below < n_inside) inside_ranks.push_back(r - below);
+  keys_at_ranks(values.data(), n_inside, inside_ranks, keys, w.select);
+  for (size_t i = 0, found = 0; i < ranks.size(); ++i) {
     int64_t r = ranks[i];
-    units[i] = r >= below && r - below < n_inside ? values[select_rank(values.data(), n_inside, r - below, w.select)]
-                                                  : v[select_rank(v, m, r, w.select)];
+    units[i] = r >= below && r - below < n_inside ? from_rank_key(keys[found++]) : v[select_rank(v, m, r, w.select)];
   }
 }
 

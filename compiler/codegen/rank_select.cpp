@@ -80,4 +80,38 @@ int64_t select_rank(const double* v, int64_t n, int64_t k, SelectScratch& scratc
   return n <= kSmall ? select_small(v, n, k) : select_radix(v, n, k, scratch.keys64, scratch.candidates64, scratch.histogram);
 }
 
+void keys_at_ranks(const float* v, int64_t n, const std::vector<int64_t>& ranks, std::vector<uint32_t>& keys,
+                   SelectScratch& scratch) {
+  keys.assign(ranks.size(), 0);
+  if (n == 0) return;
+  std::vector<uint32_t>& all = scratch.keys32;
+  all.resize(static_cast<size_t>(n));
+  uint32_t lowest = ~uint32_t{0}, highest = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    all[i] = rank_key(v[i]);
+    lowest = std::min(lowest, all[i]);
+    highest = std::max(highest, all[i]);
+  }
+  RadixDigit<uint32_t> level(lowest, highest, 11);
+  std::vector<int64_t>& hist = scratch.histogram;
+  hist.assign(level.buckets, 0);
+  for (int64_t i = 0; i < n; ++i) ++hist[level.of(all[i])];
+  std::vector<uint32_t>& members = scratch.candidates32;
+  size_t bucket = 0, members_of = level.buckets;  // the bucket `members` holds (none yet)
+  int64_t below = 0;
+  for (size_t r = 0; r < ranks.size(); ++r) {
+    while (below + hist[bucket] <= ranks[r]) below += hist[bucket++];
+    if (members_of != bucket) {
+      members.clear();
+      for (int64_t i = 0; i < n; ++i)
+        if (level.of(all[i]) == bucket) members.push_back(all[i]);
+      members_of = bucket;
+    }
+    // A bucket holds few keys but for heavy ties, where nth_element is still linear on average.
+    auto at = members.begin() + (ranks[r] - below);
+    std::nth_element(members.begin(), at, members.end());
+    keys[r] = *at;
+  }
+}
+
 }  // namespace kmr::codegen

@@ -20,6 +20,13 @@ inline uint32_t rank_key(float x) {
   key = magnitude == 0 ? 0x80000000u : key;
   return magnitude > 0x7f800000u ? 0xffc00000u : key;  // above +inf (0xff800000)
 }
+/// The float with key `key` (+0 for the key of both zeros, a quiet NaN for NaNs').
+inline float from_rank_key(uint32_t key) {
+  uint32_t bits = (key & 0x80000000u) ? (key & 0x7fffffffu) : ~key;
+  float x;
+  std::memcpy(&x, &bits, sizeof x);
+  return x;
+}
 inline uint64_t rank_key(double x) {
   uint64_t bits;
   std::memcpy(&bits, &x, sizeof bits);
@@ -83,5 +90,12 @@ struct SelectScratch {
 /// the tie; O(n), never a sort.
 int64_t select_rank(const float* v, int64_t n, int64_t k, SelectScratch& scratch);
 int64_t select_rank(const double* v, int64_t n, int64_t k, SelectScratch& scratch);
+
+/// The keys at ranks `ranks` (ascending, each in [0, n)) among v[0..n) ordered by rank_key,
+/// into `keys`: for callers that want the values at several ranks, not the units holding
+/// them. One radix level (11 bits) sorts every unit into buckets for all the ranks at
+/// once; each rank is then found among its bucket's keys alone.
+void keys_at_ranks(const float* v, int64_t n, const std::vector<int64_t>& ranks, std::vector<uint32_t>& keys,
+                   SelectScratch& scratch);
 
 }  // namespace kmr::codegen

@@ -88,5 +88,44 @@ TEST_CASE("select_rank on large inputs (several radix levels) agrees with a sort
   check(wide);
 }
 
+TEST_CASE("keys_at_ranks gives a sort's keys at several ranks at once, equal ranks and one bucket included") {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<double> normal;
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const int64_t n = 20011;
+  std::vector<float> gauss(n), ties(n), narrow(n);
+  for (int64_t i = 0; i < n; ++i) {
+    gauss[i] = static_cast<float>(normal(rng));
+    const float pool[] = {0.0f, -0.0f, 1.0f, -1.0f, 1.0000001f, nan};
+    ties[i] = pool[rng() % 6];
+    narrow[i] = 0.5f + static_cast<float>(rng() % 1000) * 1e-7f;  // keys in a few buckets
+  }
+  codegen::SelectScratch scratch;
+  for (const auto* v : {&gauss, &ties, &narrow}) {
+    auto order = sorted_by_rank(*v);
+    for (const std::vector<int64_t>& ranks : std::vector<std::vector<int64_t>>{
+             {0}, {n - 1}, {0, n / 2, n - 1}, {n / 3, n / 3, n / 3 + 1}, {100, 9000, 9001, 15000}}) {
+      std::vector<uint32_t> keys;
+      codegen::keys_at_ranks(v->data(), n, ranks, keys, scratch);
+      REQUIRE(keys.size() == ranks.size());
+      for (size_t i = 0; i < ranks.size(); ++i) {
+        CAPTURE(ranks[i]);
+        CHECK(keys[i] == codegen::rank_key((*v)[order[ranks[i]]]));
+      }
+    }
+  }
+  std::vector<uint32_t> keys;
+  codegen::keys_at_ranks(gauss.data(), 0, {}, keys, scratch);
+  CHECK(keys.empty());
+}
+
+TEST_CASE("from_rank_key inverts rank_key: numbers, both zeros as +0, NaN") {
+  for (float x : {-3.5f, -1e-40f, 0.0f, 1e-40f, 2.0f, std::numeric_limits<float>::max(),
+                  -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::infinity()})
+    CHECK(codegen::from_rank_key(codegen::rank_key(x)) == x);
+  CHECK_FALSE(std::signbit(codegen::from_rank_key(codegen::rank_key(-0.0f))));
+  CHECK(std::isnan(codegen::from_rank_key(codegen::rank_key(std::numeric_limits<float>::quiet_NaN()))));
+}
+
 }  // namespace
 }  // namespace kmr::test

@@ -4,7 +4,6 @@
 // the estimate only, real failures, bad weights, sums and counts kept exact.
 #include <cmath>
 #include <limits>
-#include <map>
 
 #include <doctest/doctest.h>
 
@@ -46,12 +45,7 @@ kernel reads_threshold(w: tensor, s: ratio) -> tensor {
 }
 )";
 
-const passes::PreparedKernel& prepared(const std::string& name) {
-  static std::map<std::string, passes::PreparedKernel> kernels;
-  auto it = kernels.find(name);
-  if (it == kernels.end()) it = kernels.emplace(name, kernel_named(kSource, name)).first;
-  return it->second;
-}
+const passes::PreparedKernel& prepared(const std::string& name) { return shared_kernel(kSource, name); }
 
 bool one_read(const std::string& name) { return codegen::make_layout(prepared(name)).speculation.quantile >= 0; }
 

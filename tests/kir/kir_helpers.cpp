@@ -1,7 +1,9 @@
 // Compiles test sources through the real front end, lowering and kernel passes.
 #include "kir_helpers.h"
 
+#include <map>
 #include <random>
+#include <utility>
 
 #include <doctest/doctest.h>
 
@@ -42,6 +44,14 @@ passes::PreparedKernel kernel_named(const std::string& source, const std::string
     if (kernel.kernel.name == name) return kernel;
   FAIL("no kernel named " << name);
   return {};
+}
+
+const passes::PreparedKernel& shared_kernel(const std::string& source, const std::string& name) {
+  static std::map<std::pair<std::string, std::string>, passes::PreparedKernel> kernels;
+  auto key = std::make_pair(source, name);
+  auto it = kernels.find(key);
+  if (it == kernels.end()) it = kernels.emplace(key, kernel_named(source, name)).first;
+  return it->second;
 }
 
 std::vector<lower::PipelineStep> steps_of(const std::string& source, const std::string& name) {

@@ -17,6 +17,8 @@ namespace kmr::test {
 std::vector<passes::PreparedKernel> kernels_of(const std::string& source);
 /// The kernel named `name` among them.
 passes::PreparedKernel kernel_named(const std::string& source, const std::string& name);
+/// The same, compiled once per test run (kept until it ends).
+const passes::PreparedKernel& shared_kernel(const std::string& source, const std::string& name);
 /// The pipeline steps of pipeline `name` in `source` (unprepared).
 std::vector<lower::PipelineStep> steps_of(const std::string& source, const std::string& name);
 /// The diagnostics (brief form, e.g. E064@3:5) of lowering `source`'s kernels.

@@ -34,12 +34,7 @@ kernel centred(w: tensor) -> tensor {
 }
 )";
 
-const passes::PreparedKernel& prepared(const std::string& name) {
-  static std::map<std::string, passes::PreparedKernel> kernels;
-  auto it = kernels.find(name);
-  if (it == kernels.end()) it = kernels.emplace(name, kernel_named(kSource, name)).first;
-  return it->second;
-}
+const passes::PreparedKernel& prepared(const std::string& name) { return shared_kernel(kSource, name); }
 
 // The text of each function of `ir` (optimised LLVM IR), by the end of its name: "p1s0".
 std::map<std::string, std::string> functions_of(const std::string& ir) {

@@ -204,9 +204,10 @@ std::optional<SumPart> marked_sum_part(llvm::PHINode& phi) {
   if (!add || add->getOpcode() != llvm::Instruction::FAdd || add->getParent() != loop || !add->hasAllowReassoc() ||
       llvm::cast<llvm::FPMathOperator>(add)->getFPAccuracy() < kF32TermsUlps)
     return std::nullopt;
-  llvm::Value* other = add->getOperand(0) == &phi ? add->getOperand(1) : add->getOperand(0);
+  if (add->getOperand(0) != &phi && add->getOperand(1) != &phi) return std::nullopt;
+  llvm::Value* other = add->getOperand(add->getOperand(0) == &phi ? 1 : 0);
   auto* extension = llvm::dyn_cast<llvm::FPExtInst>(other);
-  if (!extension || other == &phi || !extension->getSrcTy()->getScalarType()->isFloatTy()) return std::nullopt;
+  if (!extension || !extension->getSrcTy()->getScalarType()->isFloatTy()) return std::nullopt;
   return SumPart{&phi, add, extension->getOperand(0)};
 }
 
